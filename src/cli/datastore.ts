@@ -1,22 +1,12 @@
 // `k8ts datastore serve`: the embedded SQLite datastore behind an etcd v3 endpoint.
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { Compactor } from '../storage/compactor.js';
 import { startEtcdServer } from '../storage/etcd/server.js';
+import { sqlitePathIn } from '../storage/open.js';
 import { SqliteKV } from '../storage/sqlite/sqliteKV.js';
 import { logger } from '../util/log.js';
 
 const log = logger('datastore');
 
-/** /var/lib/k8ts as root, ~/.k8ts otherwise (as the architecture says). */
-export function defaultDataDir(): string {
-  return process.getuid?.() === 0 ? '/var/lib/k8ts' : join(homedir(), '.k8ts');
-}
-
-/** Where a data dir keeps its SQLite database. */
-export function sqlitePath(dataDir: string): string {
-  return join(dataDir, 'db', 'state.db');
-}
 
 export interface DatastoreServeOptions {
   dataDir: string;
@@ -27,7 +17,7 @@ export interface DatastoreServeOptions {
 }
 
 export async function datastoreServe(opts: DatastoreServeOptions): Promise<void> {
-  const path = sqlitePath(opts.dataDir);
+  const path = sqlitePathIn(opts.dataDir);
   let kv: SqliteKV;
   try {
     kv = SqliteKV.open({ path });

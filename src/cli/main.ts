@@ -1,6 +1,6 @@
 // The k8ts command line: one entry, a subcommand per component.
 import { Command, InvalidArgumentError } from 'commander';
-import { datastoreServe, defaultDataDir } from './datastore.js';
+import { defaultDataDir } from './paths.js';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8ts')
@@ -17,6 +17,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--datastore-listen <url>', 'where the etcd-compatible datastore endpoint listens', 'http://127.0.0.1:2379')
     .option('--etcd-compaction-retention <duration>', 'history kept before automatic compaction', parseDuration, 5 * 60_000)
     .action(async (opts: { dataDir: string; datastoreListen: string; etcdCompactionRetention: number }) => {
+      const { datastoreServe } = await import('./datastore.js');
       await datastoreServe({ dataDir: opts.dataDir, listen: opts.datastoreListen, retentionMs: opts.etcdCompactionRetention });
     });
 
@@ -39,6 +40,7 @@ export async function main(argv: string[]): Promise<void> {
         trustedCaFile?: string;
         autoCompactionRetention: number;
       }) => {
+        const { datastoreServe } = await import('./datastore.js');
         await datastoreServe({
           dataDir: opts.dataDir,
           listen: opts.listenClientUrls,

@@ -201,8 +201,11 @@ function healthy(url: string, creds: { ca: Buffer; cert: Buffer; key: Buffer } |
   });
 }
 
-/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, all P-256. */
-async function makeCertificates(
+/**
+ * Writes a throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate
+ * (all P-256, valid two days) into `dir` with the openssl CLI.
+ */
+export async function makeCertificates(
   dir: string,
 ): Promise<EtcdTlsFiles & { serverCert: string; serverKey: string }> {
   const f = (name: string): string => join(dir, name);

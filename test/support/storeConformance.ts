@@ -71,6 +71,9 @@ export function storeConformance(backend: string, open: () => Promise<StoreUnder
       const got = await s.get('/registry/configmaps/c1/a');
       assert.deepEqual(got, a.object);
       assert.equal(await s.get('/registry/configmaps/c1/missing'), undefined);
+      // A missing key that sorts before existing ones must not be answered with its neighbour.
+      assert.equal(await s.get('/registry/configmaps/c1/0'), undefined);
+      assert.equal(await s.get('/registry/configmaps/c0'), undefined);
     });
 
     it('updates only at the expected revision and hands back the current object on conflict', async () => {

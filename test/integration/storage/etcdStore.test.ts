@@ -1,0 +1,23 @@
+// The same conformance suite as the SQLite store, against a real etcd 3.4.
+import { EtcdKV } from '../../../src/storage/etcd/etcdKV.js';
+import { KVStore } from '../../../src/storage/store.js';
+import { skipWithoutEtcd, startEtcd } from '../../support/etcd.js';
+import { storeConformance } from '../../support/storeConformance.js';
+
+if (skipWithoutEtcd()) {
+  process.stdout.write(`# SKIP etcd store conformance: ${skipWithoutEtcd()}\n`);
+} else {
+  storeConformance('etcd 3.4', async () => {
+    const etcd = await startEtcd();
+    const kv = await EtcdKV.connect({ endpoints: [etcd.endpoint] });
+    const store = new KVStore(kv, { compaction: false, leaseReuseMs: 0 });
+    return {
+      store,
+      compact: (rev) => store.compact(rev),
+      cleanup: async () => {
+        await store.close();
+        await etcd.stop();
+      },
+    };
+  });
+}
