@@ -37,6 +37,7 @@ import {
   num,
   putReqToPb,
   putResFromPb,
+  rangeEnd,
   rangeReqToPb,
   rangeResFromPb,
   txnReqToPb,
@@ -378,7 +379,10 @@ export class EtcdKV implements KV {
    */
   private async *watchLoop(req: WatchRequest, signal: AbortSignal): AsyncGenerator<WatchResponse> {
     this.assertOpen();
-    let next = req.startRevision ?? 0; // 0 = "now", fixed by the first created response
+    // Where a new stream starts; 0 = "now", fixed by the first created response.
+    let next = req.startRevision ?? 0;
+    // The newest event delivered: nothing at or below it is delivered again.
+    let lastEvent = next > 0 ? next - 1 : 0;
     let backoff = WATCH_BACKOFF_MIN_MS;
     while (!signal.aborted) {
       const session = new WatchSession(this.pick().client, req, next, signal);
@@ -388,7 +392,10 @@ export class EtcdKV implements KV {
           const item = await session.next();
           if (item.kind === 'end') return;
           if (item.kind === 'created') {
-            if (next === 0) next = item.revision + 1;
+            if (next === 0) {
+              next = item.revision + 1;
+              lastEvent = item.revision;
+            }
             backoff = WATCH_BACKOFF_MIN_MS;
             continue;
           }
@@ -398,7 +405,8 @@ export class EtcdKV implements KV {
             return;
           }
           if (res.events.length === 0) {
-            // Progress: everything up to its revision was delivered. Never step back.
+            // Progress: a resumed stream may start after it. Events it should have covered but that
+            // arrive late (etcd 3.4's progress race) are still delivered below, not dropped.
             if (res.header.revision < next - 1) continue;
             next = res.header.revision + 1;
             session.delivered();
@@ -406,9 +414,10 @@ export class EtcdKV implements KV {
             continue;
           }
           const last = res.events[res.events.length - 1]!.kv.modRevision;
-          if (last < next) continue; // never deliver a revision twice
-          if (res.events[0]!.kv.modRevision < next) res.events = res.events.filter((e) => e.kv.modRevision >= next);
-          next = last + 1;
+          if (last <= lastEvent) continue; // never deliver a revision twice
+          if (res.events[0]!.kv.modRevision <= lastEvent) res.events = res.events.filter((e) => e.kv.modRevision > lastEvent);
+          lastEvent = last;
+          next = Math.max(next, last + 1);
           session.delivered();
           yield res;
         }
@@ -447,7 +456,11 @@ class WatchSession {
   private pendingProgress: { revision: number; at: number } | undefined;
   private lastActivity = Date.now();
   private readonly timer: NodeJS.Timeout | undefined;
-  private readonly onAbort = (): void => this.notify();
+  /** Releases the stream at once, even while the consumer is not pulling. */
+  private readonly onAbort = (): void => {
+    this.call.cancel();
+    this.notify();
+  };
 
   constructor(
     client: grpc.Client,
@@ -467,7 +480,7 @@ class WatchSession {
     this.call.write({
       create_request: {
         key: req.key,
-        range_end: req.rangeEnd ?? Buffer.alloc(0),
+        range_end: rangeEnd(req.rangeEnd),
         start_revision: String(startRevision),
         prev_kv: req.prevKv === true,
         fragment: true,
@@ -475,7 +488,7 @@ class WatchSession {
     });
     const every = req.progressNotifyMs;
     if (every !== undefined && every > 0) {
-      this.timer = setInterval(() => this.maybeRequestProgress(every), Math.max(10, Math.min(every, 1_000)));
+      this.timer = setInterval(() => this.maybeRequestProgress(every), Math.max(10, Math.min(every / 4, 1_000)));
     }
   }
 
@@ -500,6 +513,7 @@ class WatchSession {
   async next(): Promise<SessionItem> {
     for (;;) {
       if (this.signal.aborted) return { kind: 'end' };
+      if (this.failure?.code === 'Closed') throw this.failure;
       const r = this.buffered.shift();
       if (this.buffered.length < WATCH_HIGH_WATER / 2 && this.call.isPaused()) this.call.resume();
       if (r !== undefined) {
@@ -560,7 +574,7 @@ class WatchSession {
   }
 
   private maybeRequestProgress(every: number): void {
-    if (!this.created || this.pendingProgress || Date.now() - this.lastActivity < every) return;
+    if (!this.created || this.failure || this.pendingProgress || Date.now() - this.lastActivity < every) return;
     this.lastActivity = Date.now();
     this.call.write({ progress_request: {} });
   }

@@ -1,4 +1,5 @@
 // The same conformance suite as the SQLite store, against a real etcd 3.4.
+import { MAX_VALUE_BYTES } from '../../../src/storage/errors.js';
 import { EtcdKV } from '../../../src/storage/etcd/etcdKV.js';
 import { KVStore } from '../../../src/storage/store.js';
 import { skipWithoutEtcd, startEtcd } from '../../support/etcd.js';
@@ -8,7 +9,8 @@ if (skipWithoutEtcd()) {
   process.stdout.write(`# SKIP etcd store conformance: ${skipWithoutEtcd()}\n`);
 } else {
   storeConformance('etcd 3.4', async () => {
-    const etcd = await startEtcd();
+    // etcd counts the whole request against --max-request-bytes; leave room for a full 1.5 MiB value.
+    const etcd = await startEtcd({ maxRequestBytes: MAX_VALUE_BYTES + 64 * 1024 });
     const kv = await EtcdKV.connect({ endpoints: [etcd.endpoint] });
     const store = new KVStore(kv, { compaction: false, leaseReuseMs: 0 });
     return {

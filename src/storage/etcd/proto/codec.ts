@@ -15,8 +15,13 @@ export function num(v: Int64 | number | null | undefined): number {
 
 const i64 = (n: number | undefined): Int64 => String(Math.trunc(n ?? 0));
 
-/** An empty range_end on the wire means "the single key"; the KV interface says so with undefined. */
-const rangeEnd = (b: Buffer | null | undefined): Buffer | undefined => (b && b.length > 0 ? b : undefined);
+/**
+ * The KV interface says "the single key" with an undefined rangeEnd; so does an empty range_end on
+ * the wire. Trap: when sending, leave the field out rather than sending it empty: protobufjs
+ * encodes an explicit empty Buffer, etcd (gogoproto) decodes it as a non-nil empty slice, and
+ * etcd's index reads a non-nil empty end as "every key >= key".
+ */
+export const rangeEnd = (b: Buffer | null | undefined): Buffer | undefined => (b && b.length > 0 ? b : undefined);
 
 // ---- shared ----
 
@@ -87,7 +92,7 @@ function enumName<K extends string, V>(table: Record<K, V>, value: V): K {
 export function rangeReqToPb(r: kv.RangeRequest): Encodable<pb.RangeRequest> {
   return {
     key: r.key,
-    range_end: r.rangeEnd ?? Buffer.alloc(0),
+    range_end: rangeEnd(r.rangeEnd),
     limit: i64(r.limit),
     revision: i64(r.revision),
     sort_order: enumName(SORT_ORDERS, r.sortOrder ?? 'none'),
@@ -109,13 +114,13 @@ export function putReqToPb(r: kv.PutRequest): Encodable<pb.PutRequest> {
 }
 
 export function deleteReqToPb(r: kv.DeleteRangeRequest): Encodable<pb.DeleteRangeRequest> {
-  return { key: r.key, range_end: r.rangeEnd ?? Buffer.alloc(0), prev_kv: r.prevKv === true };
+  return { key: r.key, range_end: rangeEnd(r.rangeEnd), prev_kv: r.prevKv === true };
 }
 
 export function compareToPb(c: kv.Compare): Encodable<pb.Compare> {
   const out: Encodable<pb.Compare> = {
     key: c.key,
-    range_end: c.rangeEnd ?? Buffer.alloc(0),
+    range_end: rangeEnd(c.rangeEnd),
     target: enumName(COMPARE_TARGETS, c.target),
     result: enumName(COMPARE_RESULTS, c.result),
   };
