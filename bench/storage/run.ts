@@ -1,5 +1,5 @@
-// Storage benchmark: the SQLite store, a real etcd 3.4 behind the same Store, and raw
-// better-sqlite3 inserts (the floor of what SQLite can do durably), side by side in one run.
+// Storage benchmark: the SQLite store (in process, and behind our etcd v3 server), a real etcd 3.4
+// behind the same Store, and raw better-sqlite3 inserts (the floor of what SQLite can do durably), side by side in one run.
 // Usage: node dist/bench/storage/run.js [--repeat 3] [--seconds 2] [--quick]
 // Prints a markdown report (medians of the repeats) to stdout.
 
@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EtcdKV } from '../../src/storage/etcd/etcdKV.js';
+import { startEtcdServer } from '../../src/storage/etcd/server.js';
 import { SqliteKV } from '../../src/storage/sqlite/sqliteKV.js';
 import { KVStore, type Store } from '../../src/storage/store.js';
 import { startEtcd, type TestEtcd } from '../../test/support/etcd.js';
@@ -241,6 +242,22 @@ async function main(): Promise<void> {
       const store = new KVStore(kv, { compaction: false });
       return { name: 'etcd 3.4 store', store, close: () => store.close() };
     };
+    // The SQLite engine behind our etcd v3 server, reached over gRPC like etcd: same transport, other engine.
+    const openServed = async (): Promise<Backend> => {
+      const engine = SqliteKV.open({ path: join(dir.path, `served-${++run}.db`) });
+      const server = await startEtcdServer(engine, { listen: 'http://127.0.0.1:0' });
+      const kv = await EtcdKV.connect({ endpoints: [server.url] });
+      const store = new KVStore(kv, { compaction: false });
+      return {
+        name: 'SQLite via k8ts etcd server',
+        store,
+        close: async () => {
+          await store.close();
+          await server.close();
+          await engine.close();
+        },
+      };
+    };
     const rows = new Map<string, Record<string, number[]>>();
     const add = (backend: string, res: Record<string, number>) => {
       const row = rows.get(backend) ?? {};
@@ -259,6 +276,11 @@ async function main(): Promise<void> {
       add(et.name, await measureLists(et));
       add(et.name, await measureWatch(et));
       await et.close();
+      const sv = await openServed();
+      add(sv.name, await measureStore(sv));
+      add(sv.name, await measureLists(sv));
+      add(sv.name, await measureWatch(sv));
+      await sv.close();
       const raw: Record<string, number> = {};
       for (const c of CONCURRENCY) raw[`create/${c}`] = rawSqlite(dir.path, c, SECONDS);
       add('raw better-sqlite3 (floor)', raw);

@@ -2,13 +2,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isStorageError, MAX_VALUE_BYTES } from '../../src/storage/errors.js';
-import type { Store, StoreEvent, StoredObject } from '../../src/storage/store.js';
+import type { KV } from '../../src/storage/kv.js';
+import { KVStore, type Store, type StoreEvent, type StoredObject } from '../../src/storage/store.js';
 
 export interface StoreUnderTest {
   store: Store;
   /** Compacts to `revision` and waits until history below it is really gone. */
   compact(revision: number): Promise<void>;
   cleanup(): Promise<void>;
+}
+
+/** A KVStore over `kv` as the suite wants it (no automatic compaction, no lease sharing). */
+export function storeUnderTest(kv: KV, cleanup: () => Promise<void> | void): StoreUnderTest {
+  const store = new KVStore(kv, { compaction: false, leaseReuseMs: 0 });
+  return {
+    store,
+    compact: (rev) => store.compact(rev),
+    cleanup: async () => {
+      await store.close();
+      await cleanup();
+    },
+  };
 }
 
 const text = (s: string): Buffer => Buffer.from(s, 'utf8');
