@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isStorageError } from '../../../src/storage/errors.js';
+import { Compactor } from '../../../src/storage/compactor.js';
 import { SqliteKV } from '../../../src/storage/sqlite/sqliteKV.js';
 import { KVStore } from '../../../src/storage/store.js';
 import { tempDir } from '../../support/tmp.js';
@@ -155,4 +156,31 @@ describe('SQLite engine', () => {
       dir.remove();
     }
   });
+
+  it('compacts automatically to the newest revision older than the retention, and no further', async () => {
+    const dir = tempDir();
+    const kv = SqliteKV.open({ path: join(dir.path, 'state.db') });
+    const compactor = new Compactor(kv, { retentionMs: 5 * 60_000, intervalMs: 3_600_000 });
+    try {
+      const put = (i: number) => kv.put({ key: Buffer.from('/registry/auto/k'), value: Buffer.from(String(i)) });
+      const t0 = 1_000_000;
+      await put(1);
+      await compactor.round(t0); // notes the revision now
+      const noted = kv.revision;
+      await put(2);
+      await compactor.round(t0 + 60_000); // a minute later: nothing is old enough yet
+      assert.equal(kv.compactedRevision, 0);
+      await put(3);
+      await compactor.round(t0 + 5 * 60_000 + 1); // five minutes after the first note
+      assert.equal(kv.compactedRevision, noted);
+      // History after the noted revision is still there for watchers five minutes behind.
+      const r = await kv.range({ key: Buffer.from('/registry/auto/k'), revision: noted + 1 });
+      assert.equal(r.kvs[0]?.value.toString(), '2');
+    } finally {
+      compactor.stop();
+      await kv.close();
+      dir.remove();
+    }
+  });
 });
+
