@@ -1,0 +1,285 @@
+// The generic REST storage of one resource type over the Store: keys, encoding, object
+// metadata (uid, creationTimestamp, generation, resourceVersion), create/update with
+// optimistic concurrency, graceful delete with finalizers, and the resource's watch cache.
+// Handlers (handlers.ts) turn HTTP into these calls; strategies (defaults/validation) plug in.
+
+import { randomUUID } from 'node:crypto';
+import { storagePrefix, type ResourceType } from '../api/catalog.js';
+import type { Store } from '../storage/store.js';
+import { applyDefaults } from './defaults.js';
+import {
+  OBJECT_MODIFIED,
+  StatusError,
+  alreadyExists,
+  conflict,
+  invalid,
+  notFound,
+  type FieldError,
+  type GroupResource,
+} from './status.js';
+import { validate } from './validation.js';
+import { WatchCache, decodeObject, type K8sObject } from './watchCache.js';
+
+/** Random suffix characters upstream uses for generateName (no vowels, no look-alikes). */
+const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+export function generateNameSuffix(): string {
+  let s = '';
+  for (let i = 0; i < 5; i++) s += NAME_ALPHABET[Math.floor(Math.random() * NAME_ALPHABET.length)];
+  return s;
+}
+
+export const nowTimestamp = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Kinds whose metadata.generation tracks spec changes. */
+const NO_GENERATION = new Set(['/Event', 'events.k8s.io/Event', '/ConfigMap', '/Secret', '/Endpoints', 'coordination.k8s.io/Lease', '/ServiceAccount']);
+
+export interface WriteOptions {
+  dryRun?: boolean;
+}
+
+/** The body of a DELETE, as metav1.DeleteOptions. */
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+export class ResourceRegistry {
+  readonly type: ResourceType;
+  readonly gr: GroupResource;
+  readonly prefix: string;
+  private cache: WatchCache | undefined;
+
+  constructor(
+    type: ResourceType,
+    readonly store: Store,
+  ) {
+    this.type = type;
+    this.gr = { group: type.group, resource: type.plural };
+    const prefix = storagePrefix(type);
+    if (!prefix) throw new Error(`${type.plural} is not stored`);
+    this.prefix = prefix;
+  }
+
+  get apiVersion(): string {
+    return this.type.group ? `${this.type.group}/${this.type.version}` : this.type.version;
+  }
+
+  key(namespace: string | undefined, name: string): string {
+    return this.type.namespaced ? `${this.prefix}${namespace}/${name}` : `${this.prefix}${name}`;
+  }
+
+  listPrefix(namespace: string | undefined): string {
+    return this.type.namespaced && namespace ? `${this.prefix}${namespace}/` : this.prefix;
+  }
+
+  watchCache(): WatchCache {
+    this.cache ??= new WatchCache(this.store, this.prefix);
+    return this.cache;
+  }
+
+  stop(): void {
+    this.cache?.stop();
+  }
+
+  async get(namespace: string | undefined, name: string): Promise<K8sObject> {
+    const o = await this.store.get(this.key(namespace, name));
+    if (!o) throw notFound(this.gr, name);
+    return this.withType(decodeObject(o));
+  }
+
+  async tryGet(namespace: string | undefined, name: string): Promise<K8sObject | undefined> {
+    const o = await this.store.get(this.key(namespace, name));
+    return o ? this.withType(decodeObject(o)) : undefined;
+  }
+
+  /** Objects carry the apiVersion/kind of the resource they are served as (events.k8s.io shares storage). */
+  withType(obj: K8sObject): K8sObject {
+    obj.apiVersion = this.apiVersion;
+    obj.kind = this.type.kind;
+    return obj;
+  }
+
+  /** Defaulting and validation, then the write. `obj` is already named and namespaced. */
+  prepareForCreate(obj: K8sObject): void {
+    const m = obj.metadata;
+    m.uid = randomUUID();
+    m.creationTimestamp = nowTimestamp();
+    delete m.resourceVersion;
+    delete m.deletionTimestamp;
+    delete m.deletionGracePeriodSeconds;
+    if (!NO_GENERATION.has(`${this.type.group}/${this.type.kind}`)) m.generation = 1;
+    else delete m.generation;
+    if (this.type.subresources?.includes('status') && this.type.kind !== 'Namespace') delete obj.status;
+    applyDefaults(this.type.group, this.type.kind, obj);
+  }
+
+  validateOrThrow(obj: K8sObject, extra: FieldError[] = []): void {
+    const errs = [...validate(this.type.group, this.type.kind, obj, this.type.namespaced), ...extra];
+    if (errs.length > 0) throw invalid(this.type.kind, this.type.group, String(obj.metadata.name ?? obj.metadata.generateName ?? ''), errs);
+  }
+
+  async create(obj: K8sObject, opts: WriteOptions = {}): Promise<K8sObject> {
+    this.validateOrThrow(obj);
+    if (opts.dryRun) return this.withType(obj);
+    const key = this.key(obj.metadata.namespace, obj.metadata.name);
+    const ttl = this.type.kind === 'Event' ? 3600 : undefined;
+    const r = await this.store.create(key, encode(obj), { ttlSeconds: ttl });
+    if (!r.ok) throw alreadyExists(this.gr, obj.metadata.name);
+    obj.metadata.resourceVersion = String(r.object.modRevision);
+    return this.withType(obj);
+  }
+
+  /**
+   * Writes `next` over `current` (which was read at its resourceVersion). Keeps what clients
+   * may not change (uid, creationTimestamp), bumps generation on spec changes, and keeps status
+   * or spec depending on whether this is a status write. 409 if someone wrote in between.
+   */
+  async update(current: K8sObject, next: K8sObject, opts: WriteOptions & { subresource?: 'status' } = {}): Promise<K8sObject> {
+    const m = next.metadata;
+    const cm = current.metadata;
+    m.uid = cm.uid;
+    m.creationTimestamp = cm.creationTimestamp;
+    if (cm.deletionTimestamp) {
+      m.deletionTimestamp = cm.deletionTimestamp;
+      m.deletionGracePeriodSeconds = cm.deletionGracePeriodSeconds;
+    } else {
+      delete m.deletionTimestamp;
+      delete m.deletionGracePeriodSeconds;
+    }
+    const hasStatus = this.type.subresources?.includes('status') ?? false;
+    if (opts.subresource === 'status') {
+      // A status write changes status only (and metadata labels/annotations upstream keeps too).
+      const keep = { ...current };
+      delete keep.status;
+      const status = next.status;
+      Object.assign(next, { ...keep, metadata: next.metadata, status });
+      for (const k of Object.keys(next)) if (!(k in keep) && k !== 'status' && k !== 'metadata') delete next[k];
+      m.generation = cm.generation;
+    } else {
+      if (hasStatus && this.type.kind !== 'Namespace') {
+        if (current.status === undefined) delete next.status;
+        else next.status = current.status;
+      }
+      applyDefaults(this.type.group, this.type.kind, next);
+      if (cm.generation !== undefined) {
+        m.generation = JSON.stringify(next.spec ?? null) !== JSON.stringify(current.spec ?? null) ? cm.generation + 1 : cm.generation;
+      }
+    }
+    this.validateOrThrow(next);
+    if (opts.dryRun) return this.withType({ ...next, metadata: { ...m, resourceVersion: cm.resourceVersion } });
+    delete m.resourceVersion;
+    const key = this.key(cm.namespace, cm.name);
+    // Deleting the last finalizer of an object being deleted removes it.
+    if (cm.deletionTimestamp && (m.finalizers ?? []).length === 0 && this.gracefulDoneOnUpdate(next)) {
+      const d = await this.store.delete(key, Number(cm.resourceVersion));
+      if (!d.ok) throw d.reason === 'NotFound' ? notFound(this.gr, cm.name) : conflict(this.gr, cm.name, OBJECT_MODIFIED);
+      next.metadata.resourceVersion = String(d.revision);
+      return this.withType(next);
+    }
+    const r = await this.store.update(key, encode(next), Number(cm.resourceVersion));
+    if (!r.ok) throw r.reason === 'NotFound' ? notFound(this.gr, cm.name) : conflict(this.gr, cm.name, OBJECT_MODIFIED);
+    m.resourceVersion = String(r.object.modRevision);
+    return this.withType(next);
+  }
+
+  private gracefulDoneOnUpdate(obj: K8sObject): boolean {
+    // Pods wait for the kubelet's confirmation (grace period 0) even without finalizers.
+    return !(this.type.kind === 'Pod' && this.type.group === '' && (obj.metadata.deletionGracePeriodSeconds ?? 0) > 0);
+  }
+
+  /**
+   * Deletes as upstream: objects with finalizers (or pods on a node with a grace period) get
+   * deletionTimestamp and stay until their finalizers are gone; others go at once.
+   * Returns the object as it is after the call and whether it is gone.
+   */
+  async delete(namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<{ object: K8sObject; gone: boolean }> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(namespace, name);
+      const m = current.metadata;
+      if (opts.preconditions?.uid && opts.preconditions.uid !== m.uid) {
+        throw conflict(
+          this.gr,
+          name,
+          `Precondition failed: UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${m.uid}`,
+        );
+      }
+      if (opts.preconditions?.resourceVersion && opts.preconditions.resourceVersion !== m.resourceVersion) {
+        throw conflict(
+          this.gr,
+          name,
+          `Precondition failed: ResourceVersion in precondition: ${opts.preconditions.resourceVersion}, ResourceVersion in object meta: ${m.resourceVersion}`,
+        );
+      }
+      const finalizers: string[] = [...(m.finalizers ?? [])];
+      if (opts.propagationPolicy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
+      if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
+      if (opts.propagationPolicy && opts.propagationPolicy !== 'Orphan') {
+        const i = finalizers.indexOf('orphan');
+        if (i >= 0 && opts.propagationPolicy === 'Background') finalizers.splice(i, 1);
+      }
+      const grace = this.gracePeriod(current, opts.gracePeriodSeconds);
+      const graceful = finalizers.length > 0 || grace > 0;
+      if (opts.dryRun) return { object: current, gone: !graceful };
+      if (!graceful) {
+        const d = await this.store.delete(this.key(namespace, name), Number(m.resourceVersion));
+        if (d.ok) {
+          current.metadata.resourceVersion = String(d.revision);
+          return { object: current, gone: true };
+        }
+        if (d.reason === 'NotFound') throw notFound(this.gr, name);
+        if (attempt < 5) continue;
+        throw conflict(this.gr, name, OBJECT_MODIFIED);
+      }
+      const next = structuredClone(current);
+      next.metadata.finalizers = finalizers.length > 0 ? finalizers : undefined;
+      if (!m.deletionTimestamp) {
+        next.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        next.metadata.deletionGracePeriodSeconds = grace;
+      } else if (grace < (m.deletionGracePeriodSeconds ?? Infinity)) {
+        // A shorter grace period may shorten a deletion in progress, never lengthen it.
+        next.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        next.metadata.deletionGracePeriodSeconds = grace;
+      }
+      if (this.type.kind === 'Pod' && grace === 0 && finalizers.length === 0) {
+        const d = await this.store.delete(this.key(namespace, name), Number(m.resourceVersion));
+        if (d.ok) return { object: current, gone: true };
+        if (attempt < 5) continue;
+        throw conflict(this.gr, name, OBJECT_MODIFIED);
+      }
+      delete next.metadata.resourceVersion;
+      const r = await this.store.update(this.key(namespace, name), encode(next), Number(m.resourceVersion));
+      if (r.ok) {
+        next.metadata.resourceVersion = String(r.object.modRevision);
+        return { object: this.withType(next), gone: false };
+      }
+      if (r.reason === 'NotFound') throw notFound(this.gr, name);
+      if (attempt >= 5) throw conflict(this.gr, name, OBJECT_MODIFIED);
+    }
+  }
+
+  /** Only pods that are bound to a node wait out a grace period; everything else goes at once. */
+  private gracePeriod(obj: K8sObject, requested: number | undefined): number {
+    if (!(this.type.kind === 'Pod' && this.type.group === '')) return 0;
+    if (!obj.spec?.nodeName) return 0;
+    const phase = obj.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') return 0;
+    const g = requested ?? obj.spec?.terminationGracePeriodSeconds ?? 30;
+    return Math.max(0, Math.floor(g));
+  }
+}
+
+/** Stored bytes: the object without its resourceVersion (the revision is the version). */
+export function encode(obj: K8sObject): Buffer {
+  const rv = obj.metadata.resourceVersion;
+  delete obj.metadata.resourceVersion;
+  const b = Buffer.from(JSON.stringify(obj), 'utf8');
+  if (rv !== undefined) obj.metadata.resourceVersion = rv;
+  return b;
+}
+
+export function isStatusError(err: unknown): err is StatusError {
+  return err instanceof StatusError;
+}

@@ -1,0 +1,241 @@
+// The watch cache of one resource: it lists the resource once, follows the store's watch,
+// and serves every API watch (and resourceVersion="0" lists) from memory, so thousands of
+// watchers cost the store one watch. Each API watcher has its own bounded queue; one that
+// cannot keep up is closed (the client re-watches), never slowing the others.
+
+import { isStorageError } from '../storage/errors.js';
+import type { Store, StoredObject } from '../storage/store.js';
+
+export type K8sObject = Record<string, any> & { metadata: Record<string, any> };
+
+export interface CachedEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  revision: number;
+  object: K8sObject;
+  /** The object before this event (MODIFIED, DELETED). */
+  prev?: K8sObject | undefined;
+}
+
+export type WatchItem = CachedEvent | { type: 'BOOKMARK'; revision: number } | { type: 'ERROR'; error: Error };
+
+/** Decodes a stored object, putting its revision in as the resourceVersion. */
+export function decodeObject(o: StoredObject): K8sObject {
+  const obj = JSON.parse(o.value.toString('utf8')) as K8sObject;
+  obj.metadata ??= {};
+  obj.metadata.resourceVersion = String(o.modRevision);
+  return obj;
+}
+
+export class TooOldResourceVersion extends Error {
+  constructor(
+    readonly requested: number,
+    readonly oldest: number,
+  ) {
+    super(`too old resource version: ${requested} (${oldest})`);
+  }
+}
+
+const HISTORY_EVENTS = 10_000;
+const WATCHER_QUEUE = 10_000;
+
+interface Watcher {
+  push(item: WatchItem): boolean;
+}
+
+export class WatchCache {
+  private readonly objects = new Map<string, K8sObject>();
+  private readonly history: CachedEvent[] = [];
+  /** Revision the cache is current at. */
+  revision = 0;
+  /** Events at or below this revision are no longer in `history`. */
+  private oldest = 0;
+  private readonly watchers = new Set<Watcher>();
+  private readonly waiters: Array<{ revision: number; resolve: () => void }> = [];
+  private readonly ac = new AbortController();
+  readonly ready: Promise<void>;
+
+  constructor(
+    private readonly store: Store,
+    readonly prefix: string,
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {
+    this.ready = this.run();
+    this.ready.catch(() => {});
+  }
+
+  private async load(): Promise<number> {
+    this.objects.clear();
+    let token: string | undefined;
+    let revision = 0;
+    do {
+      const page = await this.store.list(this.prefix, { limit: 5000, continueFrom: token });
+      revision = page.revision;
+      for (const item of page.items) this.objects.set(item.key, decodeObject(item));
+      token = page.continue;
+    } while (token);
+    return revision;
+  }
+
+  private async run(): Promise<void> {
+    const revision = await this.load();
+    this.revision = revision;
+    this.oldest = revision;
+    void this.follow(revision);
+  }
+
+  /** Follows the store; on a broken watch it resumes, and after compaction it relists. */
+  private async follow(from: number): Promise<void> {
+    let since = from;
+    while (!this.ac.signal.aborted) {
+      try {
+        for await (const e of this.store.watch(this.prefix, since, this.ac.signal, { progressNotifyMs: 1000 })) {
+          if (e.type === 'progress') {
+            if (e.revision > this.revision) this.advance(e.revision);
+            continue;
+          }
+          const ev: CachedEvent =
+            e.type === 'created'
+              ? { type: 'ADDED', revision: e.revision, object: decodeObject(e.object) }
+              : e.type === 'updated'
+                ? { type: 'MODIFIED', revision: e.revision, object: decodeObject(e.object), prev: decodeObject(e.prev) }
+                : { type: 'DELETED', revision: e.revision, object: withRevision(decodeObject(e.prev), e.revision), prev: decodeObject(e.prev) };
+          const key = e.type === 'deleted' ? e.prev.key : e.object.key;
+          if (ev.type === 'DELETED') this.objects.delete(key);
+          else this.objects.set(key, ev.object);
+          this.history.push(ev);
+          if (this.history.length > HISTORY_EVENTS) this.oldest = this.history.shift()!.revision;
+          since = e.revision;
+          this.advance(e.revision);
+          for (const w of this.watchers) if (!w.push(ev)) this.watchers.delete(w);
+        }
+      } catch (err) {
+        if (this.ac.signal.aborted) return;
+        if (isStorageError(err, 'TooOldRevision')) {
+          // We fell behind compaction: start over from a fresh list; watchers must re-watch.
+          for (const w of this.watchers) w.push({ type: 'ERROR', error: new TooOldResourceVersion(since, since) });
+          this.watchers.clear();
+          this.history.length = 0;
+          since = await this.load().catch(() => since);
+          this.revision = since;
+          this.oldest = since;
+          continue;
+        }
+        this.onError(err);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private advance(revision: number): void {
+    this.revision = revision;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (w.revision <= revision) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Waits until the cache has seen `revision` (false after `ms`). */
+  async waitFor(revision: number, ms: number): Promise<boolean> {
+    await this.ready;
+    if (this.revision >= revision) return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(entry);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(false);
+      }, ms);
+      const entry = {
+        revision,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.waiters.push(entry);
+    });
+  }
+
+  /** The current objects (read-only) and the revision they are current at. */
+  async snapshot(): Promise<{ items: K8sObject[]; revision: number }> {
+    await this.ready;
+    return { items: [...this.objects.values()], revision: this.revision };
+  }
+
+  /**
+   * Streams events after `from` (or, with `initial`, the current state as ADDED first).
+   * Throws TooOldResourceVersion if `from` is older than the history kept.
+   */
+  async *watch(from: number | 'now', opts: { initial: boolean; signal: AbortSignal; bookmarkMs?: number }): AsyncIterable<WatchItem> {
+    await this.ready;
+    const queue: WatchItem[] = [];
+    let wake: (() => void) | undefined;
+    let overflowed = false;
+    const watcher: Watcher = {
+      push(item) {
+        if (queue.length >= WATCHER_QUEUE) {
+          overflowed = true;
+          wake?.();
+          return false;
+        }
+        queue.push(item);
+        wake?.();
+        return true;
+      },
+    };
+    // Registering and reading history happen in one synchronous step: nothing can slip between.
+    if (opts.initial) {
+      for (const obj of this.objects.values()) queue.push({ type: 'ADDED', revision: this.revision, object: obj });
+    } else if (from !== 'now') {
+      if (from < this.oldest) throw new TooOldResourceVersion(from, this.oldest + 1);
+      for (const ev of this.history) if (ev.revision > from) queue.push(ev);
+    }
+    this.watchers.add(watcher);
+    const onAbort = () => wake?.();
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    let lastSent = Date.now();
+    try {
+      while (!opts.signal.aborted) {
+        if (overflowed) {
+          yield { type: 'ERROR', error: new Error('the watcher fell too far behind and was closed; watch again') };
+          return;
+        }
+        const item = queue.shift();
+        if (item) {
+          lastSent = Date.now();
+          yield item;
+          if (item.type === 'ERROR') return;
+          continue;
+        }
+        if (opts.bookmarkMs && Date.now() - lastSent >= opts.bookmarkMs) {
+          lastSent = Date.now();
+          yield { type: 'BOOKMARK', revision: this.revision };
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (opts.bookmarkMs) setTimeout(resolve, Math.max(10, opts.bookmarkMs - (Date.now() - lastSent))).unref();
+        });
+        wake = undefined;
+      }
+    } finally {
+      opts.signal.removeEventListener('abort', onAbort);
+      this.watchers.delete(watcher);
+    }
+  }
+
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+
+  stop(): void {
+    this.ac.abort();
+  }
+}
+
+function withRevision(obj: K8sObject, revision: number): K8sObject {
+  obj.metadata.resourceVersion = String(revision);
+  return obj;
+}
