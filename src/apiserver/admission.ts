@@ -4,7 +4,10 @@
 
 import { generateNameSuffix } from './registry.js';
 import type { ResourceRequest } from './handlers.js';
-import type { ApiServer } from './server.js';
+import type { ResourceRegistry } from './registry.js';
+
+/** How plugins find the registries they read (resolved at call time). */
+export type RegistryLookup = (group: string, plural: string) => ResourceRegistry | undefined;
 import { forbidden } from './status.js';
 import type { K8sObject } from './watchCache.js';
 
@@ -74,13 +77,13 @@ export const defaultTolerationSecondsAdmission: AdmissionPlugin = {
 };
 
 /** Resolves priorityClassName into spec.priority (and preemptionPolicy), refusing unknown classes. */
-export function priorityAdmission(api: ApiServer): AdmissionPlugin {
+export function priorityAdmission(registryFor: RegistryLookup): AdmissionPlugin {
   return {
     name: 'Priority',
     async mutate(req, pod, old) {
       if (!isPodCreate(req, old) || !pod.spec) return;
       const name = pod.spec.priorityClassName as string | undefined;
-      const classes = api.registryFor('scheduling.k8s.io', 'priorityclasses')!;
+      const classes = registryFor('scheduling.k8s.io', 'priorityclasses')!;
       if (!name) {
         const all = await classes.watchCache().snapshot();
         const global = all.items.find((c) => c.globalDefault === true);
@@ -100,12 +103,12 @@ export function priorityAdmission(api: ApiServer): AdmissionPlugin {
 }
 
 /** Applies the namespace's LimitRange defaults to containers that set no requests/limits. */
-export function limitRangerAdmission(api: ApiServer): AdmissionPlugin {
+export function limitRangerAdmission(registryFor: RegistryLookup): AdmissionPlugin {
   return {
     name: 'LimitRanger',
     async mutate(req, pod, old) {
       if (!isPodCreate(req, old) || !pod.spec) return;
-      const ranges = api.registryFor('', 'limitranges')!;
+      const ranges = registryFor('', 'limitranges')!;
       const all = await ranges.watchCache().snapshot();
       for (const lr of all.items) {
         if (lr.metadata.namespace !== pod.metadata.namespace) continue;

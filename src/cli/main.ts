@@ -1,6 +1,7 @@
 // The k8ts command line: one entry, a subcommand per component.
 import { Command, InvalidArgumentError } from 'commander';
 import { defaultDataDir } from './paths.js';
+import type { ServerCommandOptions } from './serverCommand.js';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8ts')
@@ -10,15 +11,23 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('server')
-    .description(
-      'start a single-node k8ts server (for now: the embedded datastore with its etcd-compatible endpoint; the API server comes next)',
-    )
+    .description('start a single-node k8ts server: datastore and API server (the scheduler, controllers and agent join as they land)')
     .option('--data-dir <dir>', 'state directory', defaultDataDir())
-    .option('--datastore-listen <url>', 'where the etcd-compatible datastore endpoint listens', 'http://127.0.0.1:2379')
-    .option('--etcd-compaction-retention <duration>', 'history kept before automatic compaction', parseDuration, 5 * 60_000)
-    .action(async (opts: { dataDir: string; datastoreListen: string; etcdCompactionRetention: number }) => {
-      const { datastoreServe } = await import('./datastore.js');
-      await datastoreServe({ dataDir: opts.dataDir, listen: opts.datastoreListen, retentionMs: opts.etcdCompactionRetention });
+    .option('--https-listen-port <port>', 'HTTPS port of the API server', parsePort, 6443)
+    .option('--bind-address <ip>', 'address the API server listens on', '0.0.0.0')
+    .option('--advertise-address <ip>', 'address the kubernetes Service endpoints point at (default: the first host IPv4)')
+    .option('--write-kubeconfig <file>', 'where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)')
+    .option('--datastore-endpoint <url>', 'sqlite://[path] (default, embedded) or http(s)://host:2379[,…] for etcd')
+    .option('--datastore-cafile <file>', 'CA for the etcd datastore')
+    .option('--datastore-certfile <file>', 'client certificate for the etcd datastore')
+    .option('--datastore-keyfile <file>', 'client key for the etcd datastore')
+    .option('--datastore-listen <url>', "also serve the embedded datastore over etcd's v3 API here (e.g. http://127.0.0.1:2379), for etcdctl")
+    .option('--tls-san <name>', 'extra name or IP for the serving certificate (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--token-auth-file <file>', 'static bearer tokens (CSV: token,user,uid,"group1,group2")')
+    .option('--disable-agent', 'run only the control plane (no kubelet on this machine)', false)
+    .action(async (opts: ServerCommandOptions) => {
+      const { runServerCommand } = await import('./serverCommand.js');
+      await runServerCommand(opts);
     });
 
   const datastore = program.command('datastore').description('the embedded SQLite datastore');
@@ -66,4 +75,10 @@ export function parseDuration(text: string): number {
     rest = rest.slice(m[0].length);
   }
   return total;
+}
+
+function parsePort(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${text}" is not a port number`);
+  return n;
 }

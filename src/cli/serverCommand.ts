@@ -1,0 +1,51 @@
+// `k8ts server` from the command line: starts everything, prints where the kubeconfig is,
+// and shuts down cleanly on SIGINT/SIGTERM.
+import { startEtcdServer } from '../storage/etcd/server.js';
+import { startServer } from '../server/server.js';
+
+export interface ServerCommandOptions {
+  dataDir: string;
+  httpsListenPort: number;
+  bindAddress: string;
+  advertiseAddress?: string;
+  writeKubeconfig?: string;
+  datastoreEndpoint?: string;
+  datastoreCafile?: string;
+  datastoreCertfile?: string;
+  datastoreKeyfile?: string;
+  datastoreListen?: string;
+  tlsSan: string[];
+  tokenAuthFile?: string;
+  disableAgent: boolean;
+}
+
+export async function runServerCommand(opts: ServerCommandOptions): Promise<void> {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({ ...opts, tlsSan: opts.tlsSan });
+  } catch (err) {
+    process.stderr.write(`k8ts server: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let etcd: Awaited<ReturnType<typeof startEtcdServer>> | undefined;
+  if (opts.datastoreListen) {
+    if (opts.datastoreEndpoint && !opts.datastoreEndpoint.startsWith('sqlite')) {
+      process.stderr.write('k8ts server: --datastore-listen serves the embedded datastore; it cannot be used with an etcd --datastore-endpoint\n');
+    } else {
+      etcd = await startEtcdServer(server.kv, { listen: opts.datastoreListen, name: 'k8ts' });
+    }
+  }
+  process.stdout.write(
+    `k8ts server is running at ${server.url}\n` +
+      `kubeconfig: ${server.kubeconfig}\n` +
+      `  export KUBECONFIG=${server.kubeconfig}\n` +
+      (etcd ? `etcd v3 endpoint of the datastore: ${etcd.url}\n` : ''),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await etcd?.close();
+  await server.close();
+  process.exit(0);
+}

@@ -1,0 +1,131 @@
+// `k8ts server`: the all-in-one single-node server, like k3s. Today it runs the datastore and the
+// API server (with the API server's own bootstrap loops); the scheduler, controllers and the
+// agent (kubelet, proxy) join it as their issues land.
+
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
+import { ensureServerPKI } from '../pki/files.js';
+import { writeKubeconfig } from '../pki/kubeconfig.js';
+import { openStore } from '../storage/open.js';
+import type { KV } from '../storage/kv.js';
+import type { KVStore } from '../storage/store.js';
+import { logger } from '../util/log.js';
+import { ApiServer, type UserInfo } from '../apiserver/server.js';
+import { admissionChain, defaultTolerationSecondsAdmission, limitRangerAdmission, priorityAdmission, serviceAccountAdmission } from '../apiserver/admission.js';
+import { bootstrapSystemObjects } from '../apiserver/bootstrap.js';
+import { apiServerHooks } from '../apiserver/hooks.js';
+import { NamespaceDefaults } from '../apiserver/namespaceDefaults.js';
+import { createAuthentication } from '../apiserver/authentication.js';
+
+const log = logger('server');
+
+export interface ServerOptions {
+  dataDir: string;
+  httpsListenPort: number;
+  bindAddress: string;
+  advertiseAddress?: string | undefined;
+  writeKubeconfig?: string | undefined;
+  datastoreEndpoint?: string | undefined;
+  datastoreCafile?: string | undefined;
+  datastoreCertfile?: string | undefined;
+  datastoreKeyfile?: string | undefined;
+  tlsSan?: string[] | undefined;
+  tokenAuthFile?: string | undefined;
+  disableAgent?: boolean | undefined;
+  serviceIP?: string | undefined;
+}
+
+export interface RunningK8tsServer {
+  kubeconfig: string;
+  url: string;
+  /** The datastore engine, for serving it over etcd's API. */
+  kv: KV;
+  close(): Promise<void>;
+}
+
+/** The host's first non-loopback IPv4 address, which the `kubernetes` Endpoints advertise. */
+export function defaultAdvertiseAddress(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningK8tsServer> {
+  const t0 = performance.now();
+  const serviceIP = opts.serviceIP ?? '10.96.0.1';
+  const advertise = opts.advertiseAddress ?? (opts.bindAddress === '127.0.0.1' ? '127.0.0.1' : defaultAdvertiseAddress());
+  const pki = await ensureServerPKI(join(opts.dataDir, 'tls'), {
+    hostname: hostname().toLowerCase(),
+    serviceIP,
+    bindAddress: opts.bindAddress,
+    extraSANs: [...(opts.tlsSan ?? []), advertise],
+  });
+  const store: KVStore = await openStore({
+    endpoint: opts.datastoreEndpoint,
+    dataDir: opts.dataDir,
+    caFile: opts.datastoreCafile,
+    certFile: opts.datastoreCertfile,
+    keyFile: opts.datastoreKeyfile,
+    store: { onCompactionError: (err) => log.warn({ err }, 'automatic compaction failed') },
+  });
+  const authn = await createAuthentication({ pki, tokenAuthFile: opts.tokenAuthFile, store });
+  let api: ApiServer;
+  const registryFor = (group: string, plural: string) => api.registryFor(group, plural);
+  const hooks = apiServerHooks(() => api);
+  api = new ApiServer({
+    store,
+    tls: { cert: pki.apiserver.certPem, key: pki.apiserver.keyPem, ca: pki.ca.certPem },
+    authenticate: (req: IncomingMessage): Promise<UserInfo | undefined> => authn.authenticate(req, req.socket as TLSSocket),
+    hooks: {
+      ...hooks,
+      admit: admissionChain([serviceAccountAdmission, defaultTolerationSecondsAdmission, priorityAdmission(registryFor), limitRangerAdmission(registryFor)]),
+    },
+    extra: {
+      tokenRequest: (req, body) => authn.tokenRequest(req, body, api),
+      tokenReview: (body) => authn.tokenReview(body),
+      componentStatuses: async () => {
+        const healthy = await store
+          .currentRevision()
+          .then(() => true)
+          .catch(() => false);
+        return [
+          {
+            kind: 'ComponentStatus',
+            apiVersion: 'v1',
+            metadata: { name: 'etcd-0' },
+            conditions: [{ type: 'Healthy', status: healthy ? 'True' : 'False', message: healthy ? 'ok' : 'the datastore does not answer' }],
+          },
+        ];
+      },
+    },
+    openapi: hooks.openapi,
+  });
+  const { port } = await api.listen(opts.httpsListenPort, opts.bindAddress);
+  await bootstrapSystemObjects(api, { advertiseAddress: advertise, port, serviceIP });
+  const nsDefaults = new NamespaceDefaults(api, pki.ca.certPem);
+  nsDefaults.start();
+  const host = opts.bindAddress === '0.0.0.0' || opts.bindAddress === '::' ? '127.0.0.1' : opts.bindAddress;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const kubeconfig = opts.writeKubeconfig ?? join(opts.dataDir, 'kubeconfig.yaml');
+  await writeKubeconfig(kubeconfig, {
+    name: 'k8ts',
+    server: url,
+    caPem: pki.ca.certPem,
+    certPem: pki.admin.certPem,
+    keyPem: pki.admin.keyPem,
+  });
+  log.info({ url, kubeconfig, ms: Math.round(performance.now() - t0) }, 'k8ts server is ready');
+  return {
+    kubeconfig,
+    url,
+    kv: store.kv,
+    close: async () => {
+      nsDefaults.stop();
+      await api.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Starts `bin/k8ts server` as a user would (own process, temp data dir, random port) and runs
+// the real kubectl against it.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './etcd.js';
+import { tempDir } from './tmp.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/k8ts', import.meta.url));
+
+export interface RunningServer {
+  port: number;
+  dataDir: string;
+  kubeconfig: string;
+  log(): string;
+  kubectl(args: string[], opts?: { input?: string; binary?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startK8tsServer(extraArgs: string[] = [], opts: { readyTimeoutMs?: number } = {}): Promise<RunningServer> {
+  const dir = tempDir('k8ts-srv-');
+  const port = await freePort();
+  const kubeconfig = join(dir.path, 'kubeconfig.yaml');
+  let log = '';
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--write-kubeconfig', kubeconfig, ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, K8TS_LOG_LEVEL: process.env.K8TS_LOG_LEVEL ?? 'warn' } },
+  );
+  child.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+  const kubectl: RunningServer['kubectl'] = (args, o = {}) =>
+    new Promise((resolve) => {
+      const p = execFile(o.binary ?? 'kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+      if (o.input !== undefined) p.stdin!.end(o.input);
+    });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    dir.remove();
+  };
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`k8ts server exited (${child.exitCode}): ${log.slice(-2000)}`);
+    }
+    if (existsSync(kubeconfig) && readFileSync(kubeconfig, 'utf8').includes('server:')) {
+      const r = await kubectl(['get', '--raw', '/readyz'], { timeoutMs: 5000 });
+      if (r.code === 0) break;
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`k8ts server not ready: ${log.slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { port, dataDir: dir.path, kubeconfig, log: () => log, kubectl, stop };
+}
