@@ -34,6 +34,15 @@ export interface ResourceType {
   storage?: string;
   /** Another resource this one shares storage with (events.k8s.io events are core events). */
   storageOf?: { group: string; plural: string };
+  /** For custom resources: what their CustomResourceDefinition version declares. */
+  custom?: {
+    /** The CRD's name (<plural>.<group>). */
+    crd: string;
+    /** spec.versions[].schema.openAPIV3Schema */
+    schema?: unknown;
+    /** spec.versions[].additionalPrinterColumns */
+    printerColumns?: unknown[];
+  };
 }
 
 export const ALL_VERBS: readonly Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];

@@ -29,6 +29,8 @@ export interface SchemaNode {
   readonly scalarType?: string;
   /** x-kubernetes-preserve-unknown-fields or an untyped object: anything goes below. */
   readonly preservesUnknownFields?: boolean;
+  /** The field's default value (OpenAPI `default`), used to match list-map keys the client left out. */
+  readonly default?: unknown;
   field(name: string): SchemaNode | undefined;
   values(): SchemaNode | undefined;
   items(): SchemaNode | undefined;

@@ -13,7 +13,7 @@ import {
   updateManagedFields,
   type JsonObject,
 } from '../api/patch/index.js';
-import { toTable } from '../api/tables/index.js';
+import { customResourceTable, toTable } from '../api/tables/index.js';
 import type { HandlerHooks, Obj, ResourceRequest } from './handlers.js';
 import type { PatchType } from './negotiate.js';
 import type { ApiServer } from './server.js';
@@ -99,8 +99,9 @@ export function apiServerHooks(api: () => ApiServer): Hooks {
     },
 
     table(type, objects, includeHeaders) {
-      const t = toTable({ group: type.group, kind: type.kind }, objects, { now: new Date(), noHeaders: !includeHeaders }) as unknown as Obj;
-      return t;
+      const opts = { now: new Date(), noHeaders: !includeHeaders };
+      if (type.custom) return customResourceTable(type.custom.printerColumns as Parameters<typeof customResourceTable>[0], objects, opts) as unknown as Obj;
+      return toTable({ group: type.group, kind: type.kind }, objects, opts) as unknown as Obj;
     },
 
     openapi: {

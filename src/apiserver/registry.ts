@@ -17,7 +17,8 @@ import {
   type FieldError,
   type GroupResource,
 } from './status.js';
-import { validate } from './validation.js';
+import { pruneUnknown, validateAgainstSchema } from './schemaValidation.js';
+import { validate, validateObjectMeta } from './validation.js';
 import { WatchCache, decodeObject, type K8sObject } from './watchCache.js';
 
 /** Random suffix characters upstream uses for generateName (no vowels, no look-alikes). */
@@ -47,7 +48,8 @@ export interface DeleteOptions {
 }
 
 export class ResourceRegistry {
-  readonly type: ResourceType;
+  /** Replaced in place when a CRD changes only what is served (columns, schema, subresources). */
+  type: ResourceType;
   readonly gr: GroupResource;
   readonly prefix: string;
   private cache: WatchCache | undefined;
@@ -117,7 +119,17 @@ export class ResourceRegistry {
   }
 
   validateOrThrow(obj: K8sObject, extra: FieldError[] = []): void {
-    const errs = [...validate(this.type.group, this.type.kind, obj, this.type.namespaced), ...extra];
+    const t = this.type;
+    let errs: FieldError[];
+    if (t.custom) {
+      const schema = t.custom.schema as Record<string, any> | undefined;
+      if (schema) pruneUnknown(schema, obj);
+      const { metadata: _metadata, ...body } = obj;
+      errs = [...validateObjectMeta(t.group, t.kind, obj.metadata, t.namespaced), ...validateAgainstSchema(schema ? { ...schema, properties: { ...(schema.properties ?? {}), metadata: undefined } } : undefined, body, '')];
+    } else {
+      errs = validate(t.group, t.kind, obj, t.namespaced);
+    }
+    errs.push(...extra);
     if (errs.length > 0) throw invalid(this.type.kind, this.type.group, String(obj.metadata.name ?? obj.metadata.generateName ?? ''), errs);
   }
 

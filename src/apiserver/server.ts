@@ -40,7 +40,7 @@ import {
 } from './handlers.js';
 import { PATCH_TYPES, chooseResponse, decodeBody, mediaType, readBody, type PatchType, type ResponseForm } from './negotiate.js';
 import { ResourceRegistry } from './registry.js';
-import { StatusError, badRequest, internalError, methodNotAllowed, notFound, serviceUnavailable, unauthorized, unsupportedMediaType } from './status.js';
+import { StatusError, badRequest, internalError, methodNotAllowed, notAcceptable, notFound, serviceUnavailable, unauthorized, unsupportedMediaType } from './status.js';
 import type { K8sObject } from './watchCache.js';
 
 const log = logger('apiserver');
@@ -85,7 +85,10 @@ export interface ApiServerOptions {
 const NON_RESOURCE_PUBLIC = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
 
 export class ApiServer {
-  readonly resources: readonly ResourceType[];
+  private readonly builtin: readonly ResourceType[];
+  /** Resources defined by CustomResourceDefinitions, by group/version/plural. */
+  private readonly custom = new Map<string, { type: ResourceType; registry: ResourceRegistry }>();
+  private resourceList: readonly ResourceType[];
   private readonly registries = new Map<string, ResourceRegistry>();
   private readonly server: Server;
   private readonly hooks: HandlerHooks;
@@ -96,8 +99,9 @@ export class ApiServer {
   private address = '';
 
   constructor(private readonly opts: ApiServerOptions) {
-    this.resources = opts.resources ?? BUILTIN_RESOURCES;
-    for (const t of this.resources) {
+    this.builtin = opts.resources ?? BUILTIN_RESOURCES;
+    this.resourceList = this.builtin;
+    for (const t of this.builtin) {
       if (t.storage === undefined && t.storageOf === undefined) continue;
       this.registries.set(`${t.group}/${t.plural}`, new ResourceRegistry(t, opts.store));
     }
@@ -130,8 +134,46 @@ export class ApiServer {
     this.server.requestTimeout = 0; // watches are long
   }
 
+  /** Every served resource type: the built-in ones, then those of established CRDs. */
+  get resources(): readonly ResourceType[] {
+    return this.resourceList;
+  }
+
   registryFor(group: string, plural: string): ResourceRegistry | undefined {
     return this.registries.get(`${group}/${plural}`);
+  }
+
+  /** The registry serving group/version/plural, built-in or custom. */
+  registryForVersion(group: string, version: string, plural: string): ResourceRegistry | undefined {
+    return this.custom.get(`${group}/${version}/${plural}`)?.registry ?? this.registries.get(`${group}/${plural}`);
+  }
+
+  /** Serves (or re-declares) a custom resource version; keeps its watch cache when nothing about storage changed. */
+  setCustomResource(type: ResourceType): void {
+    const key = `${type.group}/${type.version}/${type.plural}`;
+    const existing = this.custom.get(key);
+    if (existing && JSON.stringify(existing.type) === JSON.stringify(type)) return;
+    if (existing && existing.type.storage === type.storage && existing.type.namespaced === type.namespaced) {
+      existing.registry.type = type;
+      existing.type = type;
+    } else {
+      existing?.registry.stop();
+      this.custom.set(key, { type, registry: new ResourceRegistry(type, this.opts.store) });
+    }
+    this.resourceList = [...this.builtin, ...[...this.custom.values()].map((c) => c.type)];
+  }
+
+  removeCustomResource(group: string, version: string, plural: string): void {
+    const key = `${group}/${version}/${plural}`;
+    const existing = this.custom.get(key);
+    if (!existing) return;
+    existing.registry.stop();
+    this.custom.delete(key);
+    this.resourceList = [...this.builtin, ...[...this.custom.values()].map((c) => c.type)];
+  }
+
+  customResources(): ResourceType[] {
+    return [...this.custom.values()].map((c) => c.type);
   }
 
   async listen(port: number, host: string): Promise<{ port: number; host: string }> {
@@ -151,6 +193,7 @@ export class ApiServer {
   async close(): Promise<void> {
     for (const ac of this.inflight) ac.abort();
     for (const r of this.registries.values()) r.stop();
+    for (const c of this.custom.values()) c.registry.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -231,6 +274,10 @@ export class ApiServer {
         return this.discovery(req, false);
       case '/openapi/v2':
         if (!this.opts.openapi) throw notFound({ group: '', resource: '' }, path);
+        // kubectl asks for the protobuf form first; we serve JSON only, so say so and it falls back.
+        if (/protobuf/.test(String(req.headers.accept ?? '')) && !/json|\*\/\*/.test(String(req.headers.accept))) {
+          throw notAcceptable(['application/json']);
+        }
         return { code: 200, body: this.opts.openapi.v2() };
       case '/openapi/v3':
         if (!this.opts.openapi) throw notFound({ group: '', resource: '' }, path);
@@ -307,7 +354,7 @@ export class ApiServer {
     Object.assign(labels, { group, version, resource, subresource: subresource ?? '', scope: name ? 'resource' : namespace ? 'namespace' : 'cluster' });
     const rr: ResourceRequest = {
       type,
-      registry: this.registries.get(`${group}/${resource}`),
+      registry: this.registryForVersion(group, version, resource),
       namespace,
       name,
       subresource,

@@ -19,7 +19,7 @@ import {
   type CertificateAuthority,
   type IssuedCertificate,
 } from './ca.js';
-import { PKIError } from './errors.js';
+import { isPKIError, PKIError } from './errors.js';
 import {
   decodeCertificatePEM,
   decodePrivateKeyPEM,
@@ -197,15 +197,22 @@ async function ensureLeaf(ctx: Ctx, ca: CertificateAuthority, want: LeafWant, re
   const [certPem, keyPem] = await Promise.all([readIfExists(certPath), readIfExists(keyPath)]);
   let key: KeyPair | undefined;
   if (certPem !== undefined && keyPem !== undefined) {
-    key = await decodePrivateKeyPEM(keyPem);
-    const cert = decodeCertificatePEM(certPem);
-    const info = describeCertificate(cert);
-    const renewAt = info.notAfter.getTime() - renewBeforeDays * 86_400_000;
-    const stale =
-      (!(await isIssuedBy(cert, ca.cert)) && 'not issued by the current CA') ||
-      (!(await samePublicKey(await cert.publicKey.export(), key.publicKey)) && 'key does not match') ||
-      (ctx.now.getTime() >= renewAt && 'expires soon') ||
-      want.staleReason(info);
+    let stale: string | false | undefined;
+    try {
+      key = await decodePrivateKeyPEM(keyPem);
+      const cert = decodeCertificatePEM(certPem);
+      const info = describeCertificate(cert);
+      const renewAt = info.notAfter.getTime() - renewBeforeDays * 86_400_000;
+      stale =
+        (!(await isIssuedBy(cert, ca.cert)) && 'not issued by the current CA') ||
+        (!(await samePublicKey(await cert.publicKey.export(), key.publicKey)) && 'key does not match') ||
+        (ctx.now.getTime() >= renewAt && 'expires soon') ||
+        want.staleReason(info);
+    } catch (err) {
+      // A damaged leaf is re-made from the CA (with a new key if the key is the damaged part).
+      if (!isPKIError(err)) throw err;
+      stale = `unreadable: ${err.message}`;
+    }
     if (!stale) return { certPath, keyPath, certPem, keyPem };
     // Re-issuing keeps the key on disk (the new certificate is made for it), as `kubeadm certs renew` does.
     log.info({ file: certPath, reason: stale }, 're-issuing certificate');

@@ -17,6 +17,7 @@ import { admissionChain, defaultTolerationSecondsAdmission, limitRangerAdmission
 import { bootstrapSystemObjects } from '../apiserver/bootstrap.js';
 import { apiServerHooks } from '../apiserver/hooks.js';
 import { NamespaceDefaults } from '../apiserver/namespaceDefaults.js';
+import { CustomResourceDefinitions } from '../apiserver/crds.js';
 import { createAuthentication } from '../apiserver/authentication.js';
 
 const log = logger('server');
@@ -107,6 +108,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
   await bootstrapSystemObjects(api, { advertiseAddress: advertise, port, serviceIP });
   const nsDefaults = new NamespaceDefaults(api, pki.ca.certPem);
   nsDefaults.start();
+  const crds = new CustomResourceDefinitions(api);
+  await crds.ready();
+  crds.start();
   const host = opts.bindAddress === '0.0.0.0' || opts.bindAddress === '::' ? '127.0.0.1' : opts.bindAddress;
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const kubeconfig = opts.writeKubeconfig ?? join(opts.dataDir, 'kubeconfig.yaml');
@@ -124,6 +128,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     kv: store.kv,
     close: async () => {
       nsDefaults.stop();
+      crds.stop();
       await api.close();
       await store.close();
     },

@@ -41,6 +41,8 @@ class Node implements SchemaNode {
   readonly meta: FieldMeta;
   readonly scalarType?: string;
   readonly preservesUnknownFields?: boolean;
+  /** The field's OpenAPI default, when it has one (server-side apply matches list-map keys with it). */
+  readonly default?: unknown;
   private readonly target: JsonSchema;
   private fields?: Map<string, Node | undefined>;
   private child?: Node | null;
@@ -53,6 +55,8 @@ class Node implements SchemaNode {
     const target = resolver.resolve(via) ?? {};
     this.target = target;
     this.meta = meta ?? fieldMeta(via, target);
+    const dflt = (via as { default?: unknown }).default ?? (target as { default?: unknown }).default;
+    if (dflt !== undefined) this.default = dflt;
     const preserve = target['x-kubernetes-preserve-unknown-fields'] === true || via['x-kubernetes-preserve-unknown-fields'] === true;
     if (target.format === 'int-or-string' || target['x-kubernetes-int-or-string'] === true) {
       this.kind = 'scalar';
@@ -133,7 +137,7 @@ function resolverFor(gvk: GroupVersionKind): { resolver: Resolver; name: string 
   }
   const name = builtinGvkIndex().get(gvkKey(gvk));
   if (name === undefined) return undefined;
-  builtinResolver ??= new Resolver(builtinDefinitions().definitions);
+  builtinResolver ??= new Resolver(withKeyDefaults(builtinDefinitions().definitions));
   return { resolver: builtinResolver, name };
 }
 
@@ -203,3 +207,25 @@ function walk(node: SchemaNode, value: unknown, path: string, out: string[]): vo
     else walk(child, v, `${path}.${k}`, out);
   }
 }
+
+/**
+ * Upstream's OpenAPI v3 carries `default: "TCP"` on the protocol of ports, which are list-map keys
+ * (containers[].ports by containerPort+protocol, service ports by port+protocol); the v2-derived
+ * definitions lack it, so it is put back here for server-side apply's key matching.
+ */
+const KEY_DEFAULTS: ReadonlyArray<[string, string, unknown]> = [
+  ['io.k8s.api.core.v1.ContainerPort', 'protocol', 'TCP'],
+  ['io.k8s.api.core.v1.ServicePort', 'protocol', 'TCP'],
+];
+
+function withKeyDefaults(defs: Record<string, JsonSchema>): Record<string, JsonSchema> {
+  const out = { ...defs };
+  for (const [def, field, value] of KEY_DEFAULTS) {
+    const d = out[def];
+    const prop = d?.properties?.[field];
+    if (!d || !prop) continue;
+    out[def] = { ...d, properties: { ...d.properties, [field]: { ...prop, default: value } as JsonSchema } };
+  }
+  return out;
+}
+

@@ -7,7 +7,7 @@ import type { SchemaNode } from '../schema.js';
 import { PatchError, badRequest } from './errors.js';
 import { FieldSet, pathString, type FieldPath } from './fieldSet.js';
 import { clone, deepEqual, isJsonObject, own, type JsonObject, type JsonValue } from './json.js';
-import { compareObjects, fieldSetOf, mergeApplied, removeItems, withNamedFieldsAsMembers } from './typed.js';
+import { compareObjects, fieldSetOf, mergeApplied, removeItems, UNTYPED_OBJECT, withNamedFieldsAsMembers } from './typed.js';
 
 export type ManagedFieldsOperation = 'Apply' | 'Update';
 
@@ -102,7 +102,7 @@ function identity(m: Pick<Manager, 'manager' | 'operation' | 'apiVersion' | 'sub
 
 /** The fields an object sets, in managedFields terms (see fieldSetOf); metadata bookkeeping included. */
 export function fieldSet(obj: JsonObject, schema?: SchemaNode): FieldSet {
-  return fieldSetOf(obj, schema, true);
+  return fieldSetOf(obj, schema ?? UNTYPED_OBJECT, true);
 }
 
 export function toFieldsV1(set: FieldSet): JsonObject {
@@ -227,7 +227,8 @@ function withManagedFields(obj: JsonObject, entries: ManagedFieldsEntry[]): Json
  * last-applied-configuration annotation of client-side apply.
  */
 export function serverSideApply(opts: ApplyOptions): ApplyResult {
-  const { applied, schema } = opts;
+  const { applied } = opts;
+  const schema = opts.schema ?? UNTYPED_OBJECT;
   const appliedMeta = metadataOf(applied);
   if (appliedMeta && own(appliedMeta, 'managedFields') !== undefined && appliedMeta['managedFields'] !== null) {
     throw badRequest('metadata.managedFields must be nil');
@@ -252,7 +253,7 @@ export function serverSideApply(opts: ApplyOptions): ApplyResult {
 
   const previous = managers.get(applierId);
   managers.set(applierId, { ...applier, time: previous?.time, set: configSet });
-  const next = prune(merged, managers, previous?.set, schema);
+  const next = wrap(() => prune(merged, managers, previous?.set, schema));
   const { added, modified, removed } = wrap(() => compareObjects(liveBody, next, schema));
   const changed = added.union(modified);
 
@@ -308,7 +309,7 @@ function sortConflicts(conflicts: ApplyConflict[]): ApplyConflict[] {
  * Removes what the applier applied last time and not now, unless someone (the applier's new
  * configuration included) owns it; only items from the previous apply are ever removed.
  */
-function prune(merged: JsonObject, managers: Managers, last: FieldSet | undefined, schema: SchemaNode | undefined): JsonObject {
+function prune(merged: JsonObject, managers: Managers, last: FieldSet | undefined, schema: SchemaNode): JsonObject {
   if (!last || last.isEmpty()) return merged;
   const named = (s: FieldSet): FieldSet => withNamedFieldsAsMembers(s, schema);
   const setOf = (o: JsonObject): FieldSet => named(fieldSetOf(o, schema, true));
@@ -338,7 +339,7 @@ export function updateManagedFields(opts: UpdateManagedFieldsOptions): { object:
   try {
     const managers = startingManagers(opts, liveEntries);
     const liveBody = opts.live ? withoutManagedFields(opts.live) : {};
-    const { added, modified, removed } = compareObjects(liveBody, object, opts.schema);
+    const { added, modified, removed } = compareObjects(liveBody, object, opts.schema ?? UNTYPED_OBJECT);
     const changed = added.union(modified);
     for (const [id, m] of managers) {
       m.set = m.set.difference(changed).difference(removed);
@@ -392,6 +393,7 @@ function capUpdateManagers(managers: Managers): void {
       continue;
     }
     const bucketId = identity({ manager: 'ancient-changes', operation: 'Update', apiVersion: m.apiVersion, subresource: '' });
+    if (id === bucketId) continue; // upstream would merge the bucket into itself and then delete it
     let bucket = managers.get(bucketId);
     if (!bucket) {
       const moved = managers.get(first) as Manager;

@@ -75,7 +75,8 @@ function applyOne(doc: JsonValue, raw: JsonObject, index: number): JsonValue {
     throw unprocessable('replace operation value must be object or array');
   }
 
-  const operation = { ...raw, op, path: withNegativeIndices(doc, path, op === 'add') } as unknown as Operation;
+  // A copy, so that values inserted into the document are not shared with the caller's patch.
+  const operation = { ...clone(raw), op, path: withNegativeIndices(doc, path, op === 'add') } as unknown as Operation;
   if ((op === 'move' || op === 'copy') && typeof raw['from'] === 'string') {
     (operation as { from: string }).from = withNegativeIndices(doc, raw['from'], false);
   }

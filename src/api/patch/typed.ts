@@ -67,6 +67,41 @@ function childNode(node: SchemaNode | undefined, pe: PathElement): SchemaNode | 
   return node.kind === 'list' ? node.items() : undefined;
 }
 
+function schemaNode(kind: SchemaNode['kind'], meta: FieldMeta, parts: { fields?: Record<string, SchemaNode>; values?: SchemaNode; items?: SchemaNode; rest?: SchemaNode } = {}): SchemaNode {
+  const node: SchemaNode = {
+    kind,
+    meta,
+    preservesUnknownFields: parts.rest !== undefined,
+    field: (name) => (parts.fields && Object.hasOwn(parts.fields, name) ? parts.fields[name] : parts.rest),
+    values: () => parts.values,
+    items: () => parts.items,
+  };
+  return node;
+}
+
+const UNTYPED = schemaNode('any', {});
+const STRING = schemaNode('scalar', {});
+
+/**
+ * The schema used when a kind has none: metadata typed as ObjectMeta (as the API server always
+ * types it, CRDs included), everything else deduced from the value.
+ */
+export const UNTYPED_OBJECT: SchemaNode = schemaNode('object', {}, {
+  rest: UNTYPED,
+  fields: {
+    metadata: schemaNode('object', {}, {
+      rest: UNTYPED,
+      fields: {
+        labels: schemaNode('map', {}, { values: STRING }),
+        annotations: schemaNode('map', {}, { values: STRING }),
+        finalizers: schemaNode('list', { patchStrategy: ['merge'], listType: 'set' }, { items: STRING }),
+        ownerReferences: schemaNode('list', { patchStrategy: ['merge'], patchMergeKey: 'uid', listType: 'map', listMapKeys: ['uid'] }, { items: schemaNode('object', {}, { rest: UNTYPED }) }),
+        managedFields: schemaNode('list', { listType: 'atomic' }, { items: UNTYPED }),
+      },
+    }),
+  },
+});
+
 /** A key field's schema default (OpenAPI `default`), when the schema node carries one. */
 function keyDefault(item: SchemaNode | undefined, key: string): JsonValue | undefined {
   const field = item?.kind === 'object' ? item.field(key) : undefined;

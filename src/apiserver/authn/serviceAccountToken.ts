@@ -20,10 +20,10 @@ export const EXPIRATION_EXTENSION_SECONDS = 365 * 24 * 60 * 60;
 /** go-jose's DefaultLeeway for exp/nbf/iat and for deletion timestamps. */
 export const LEEWAY_SECONDS = 60;
 
-export const PodNameKey = 'authentication.kubernetes.io/pod-name';
-export const PodUIDKey = 'authentication.kubernetes.io/pod-uid';
-export const NodeNameKey = 'authentication.kubernetes.io/node-name';
-export const NodeUIDKey = 'authentication.kubernetes.io/node-uid';
+export const POD_NAME_KEY = 'authentication.kubernetes.io/pod-name';
+export const POD_UID_KEY = 'authentication.kubernetes.io/pod-uid';
+export const NODE_NAME_KEY = 'authentication.kubernetes.io/node-name';
+export const NODE_UID_KEY = 'authentication.kubernetes.io/node-uid';
 
 export interface ObjectRef {
   name: string;
@@ -370,14 +370,14 @@ export function serviceAccountUserInfo(c: ServiceAccountTokenClaims): UserInfo {
   if (c.kind === 'legacy') return user;
   const extra: Record<string, string[]> = {};
   if (c.pod?.name && c.pod.uid) {
-    extra[PodNameKey] = [c.pod.name];
-    extra[PodUIDKey] = [c.pod.uid];
+    extra[POD_NAME_KEY] = [c.pod.name];
+    extra[POD_UID_KEY] = [c.pod.uid];
   }
   if (c.jti) extra[CREDENTIAL_ID_KEY] = [`JTI=${c.jti}`];
   // Node info comes from a pod-bound token's embedded node, or from a token bound to the node itself.
   if (c.node?.name && (c.pod || !c.secret)) {
-    extra[NodeNameKey] = [c.node.name];
-    if (c.node.uid) extra[NodeUIDKey] = [c.node.uid];
+    extra[NODE_NAME_KEY] = [c.node.name];
+    if (c.node.uid) extra[NODE_UID_KEY] = [c.node.uid];
   }
   if (Object.keys(extra).length) user.extra = extra;
   return user;

@@ -6,7 +6,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
 import { decodePEM } from '../../pki/pem.js';
 import { x509 } from '../../pki/peculiar.js';
-import { CREDENTIAL_ID_KEY, withAuthenticatedGroup, type Authenticator, type AuthRequest, type AuthResult } from './types.js';
+import { CREDENTIAL_ID_KEY, withAuthenticatedGroup, type Authenticator, type AuthRequest, type AuthResult, type UserInfo } from './types.js';
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_EXT_KEY_USAGE = '2.5.29.37.0';
@@ -69,6 +69,16 @@ function verifyChain(leaf: X509Certificate, intermediates: X509Certificate[], ro
   return undefined;
 }
 
+interface Verified {
+  user: UserInfo;
+  /** The window in which every certificate of the verified chain is valid. */
+  notBefore: number;
+  notAfter: number;
+}
+
+/** Verified chains are remembered (by fingerprints) so that keep-alive clients do not pay ~0.7 ms a request. */
+const CACHE_SIZE = 1024;
+
 /** An Authenticator for verified client certificates; no certificate, or one without a CN, is "no opinion". */
 export function x509Authenticator(options: X509AuthenticatorOptions): Authenticator {
   const roots = decodePEM(options.clientCAPem)
@@ -76,30 +86,51 @@ export function x509Authenticator(options: X509AuthenticatorOptions): Authentica
     .map((b) => new X509Certificate(b.der));
   if (roots.length === 0) throw new Error('x509 authenticator: the client CA bundle holds no CERTIFICATE');
   const now = options.now ?? (() => new Date());
+  const cache = new Map<string, Verified>();
+
+  const verify = (presented: { leaf: Buffer; intermediates: Buffer[] }, at: Date): Exclude<AuthResult, { ok: true }> | Verified => {
+    let leaf: X509Certificate;
+    let intermediates: X509Certificate[];
+    try {
+      leaf = new X509Certificate(presented.leaf);
+      intermediates = presented.intermediates.map((d) => new X509Certificate(d));
+    } catch (err) {
+      return { ok: false, reason: `x509: malformed certificate: ${(err as Error).message}` };
+    }
+    const failure = verifyChain(leaf, intermediates, roots, at);
+    if (failure) return { ok: false, reason: failure };
+    const subject = new x509.X509Certificate(presented.leaf).subjectName;
+    // Go keeps the last CN of a subject and every O, in order.
+    const name = subject.getField('CN').at(-1) ?? '';
+    if (!name) return undefined;
+    const all = [leaf, ...intermediates];
+    return {
+      user: withAuthenticatedGroup({
+        name,
+        groups: subject.getField('O'),
+        extra: { [CREDENTIAL_ID_KEY]: [`X509SHA256=${createHash('sha256').update(presented.leaf).digest('hex')}`] },
+      }),
+      notBefore: Math.max(...all.map((c) => Date.parse(c.validFrom)), ...roots.map((r) => Date.parse(r.validFrom))),
+      notAfter: Math.min(...all.map((c) => Date.parse(c.validTo)), ...roots.map((r) => Date.parse(r.validTo))),
+    };
+  };
+
   return {
     async authenticate(req: AuthRequest): Promise<AuthResult> {
       const presented = req.peerCertificate && presentedChain(req.peerCertificate);
       if (!presented) return undefined;
-      let leaf: X509Certificate;
-      let intermediates: X509Certificate[];
-      try {
-        leaf = new X509Certificate(presented.leaf);
-        intermediates = presented.intermediates.map((d) => new X509Certificate(d));
-      } catch (err) {
-        return { ok: false, reason: `x509: malformed certificate: ${(err as Error).message}` };
+      const at = now();
+      const key = [presented.leaf, ...presented.intermediates].map((d) => createHash('sha256').update(d).digest('base64')).join('/');
+      let v: Exclude<AuthResult, { ok: true }> | Verified = cache.get(key);
+      if (!v || at.getTime() < v.notBefore || at.getTime() > v.notAfter) {
+        cache.delete(key);
+        v = verify(presented, at);
+        if (!v || !('user' in v)) return v;
+        if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+        cache.set(key, v);
       }
-      const failure = verifyChain(leaf, intermediates, roots, now());
-      if (failure) return { ok: false, reason: failure };
-      const subject = new x509.X509Certificate(presented.leaf).subjectName;
-      // Go keeps the last CN of a subject and every O, in order.
-      const name = subject.getField('CN').at(-1) ?? '';
-      if (!name) return undefined;
-      const user = {
-        name,
-        groups: subject.getField('O'),
-        extra: { [CREDENTIAL_ID_KEY]: [`X509SHA256=${createHash('sha256').update(presented.leaf).digest('hex')}`] },
-      };
-      return { ok: true, user: withAuthenticatedGroup(user), authenticator: X509_AUTHENTICATOR };
+      const { user } = v;
+      return { ok: true, user: { ...user, groups: [...user.groups], extra: { ...user.extra } }, authenticator: X509_AUTHENTICATOR };
     },
   };
 }

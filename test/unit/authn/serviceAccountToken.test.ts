@@ -10,7 +10,6 @@ import {
   serviceAccountTokenAuthenticator,
   splitServiceAccountUsername,
   type BoundObject,
-  type IsLive,
   type ServiceAccountTokenAuthenticatorOptions,
   type ServiceAccountTokenIssuerOptions,
 } from '../../../src/apiserver/authn/serviceAccountToken.js';

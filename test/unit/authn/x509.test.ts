@@ -78,5 +78,20 @@ describe('x509Authenticator', () => {
     });
   }
 
+  it('remembers a verified chain but still notices when it expires', async () => {
+    let now = new Date();
+    const a = x509Authenticator({ clientCAPem: ca.certPem, now: () => now });
+    const p = peer([(await issueClientCertificate(ca, { user: 'u', validityDays: 1 })).certPem]);
+    assert.equal((await a.authenticate({ headers: {}, peerCertificate: p }))?.ok, true);
+    const again = await a.authenticate({ headers: {}, peerCertificate: p });
+    assert.ok(again?.ok);
+    again.user.groups.push('system:masters'); // a caller's change must not reach the cache
+    const third = await a.authenticate({ headers: {}, peerCertificate: p });
+    assert.deepEqual(third?.ok && third.user.groups, ['system:authenticated']);
+    now = new Date(Date.now() + 2 * DAY);
+    const expired = await a.authenticate({ headers: {}, peerCertificate: p });
+    assert.ok(expired && !expired.ok && expired.reason.startsWith('x509: certificate has expired'));
+  });
+
   it('refuses a CA bundle without certificates', () => assert.throws(() => x509Authenticator({ clientCAPem: 'nothing' })));
 });

@@ -285,6 +285,31 @@ describe('serverSideApply merges lists by their type', () => {
   });
 });
 
+describe('serverSideApply on kinds without a schema', () => {
+  const widget = (spec: JsonObject, labels: Record<string, string> = {}): JsonObject => ({
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: { name: 'w', labels, finalizers: ['example.com/a'] },
+    spec,
+  });
+
+  it('types metadata as ObjectMeta and deduces the rest: maps by key, lists whole', () => {
+    const r = serverSideApply({ live: undefined, applied: widget({ size: 1, ports: [80, 443] }, { app: 'w' }), manager: 'a', now: day(1) });
+    assert.ok(r.ok);
+    assert.deepEqual(r.managedFields[0]?.fieldsV1, {
+      'f:metadata': { 'f:finalizers': { 'v:"example.com/a"': {} }, 'f:labels': { 'f:app': {} } },
+      'f:spec': { '.': {}, 'f:ports': {}, 'f:size': {} },
+    });
+  });
+
+  it('replaces a list whole and removes a field the applier dropped', () => {
+    const a = apply(undefined, 'a', widget({ size: 1, ports: [80, 443], color: 'red' }), 1, { schema: undefined });
+    const r = serverSideApply({ live: a, applied: widget({ size: 1, ports: [8080] }), manager: 'a', now: day(2) });
+    assert.ok(r.ok);
+    assert.deepEqual(r.object['spec'], { size: 1, ports: [8080] });
+  });
+});
+
 describe('serverSideApply refuses configurations upstream refuses', () => {
   const cases: Array<[string, JsonObject]> = [
     ['one that carries managedFields', { ...config({}), metadata: { name: 'web', managedFields: [] } }],

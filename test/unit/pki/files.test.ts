@@ -116,6 +116,20 @@ describe('ensureServerPKI', () => {
     assert.deepEqual([...pki.written].sort(), ['admin.crt', 'admin.key']);
   });
 
+  it('re-makes a damaged leaf certificate, keeping its key', async () => {
+    await ensureServerPKI(dir.path, opts);
+    const key = read('apiserver.key');
+    writeFileSync(join(dir.path, 'apiserver.crt'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    assert.deepEqual((await ensureServerPKI(dir.path, opts)).written, ['apiserver.crt']);
+    assert.equal(read('apiserver.key'), key);
+  });
+
+  it('re-makes a leaf whose key is damaged, with a new key', async () => {
+    await ensureServerPKI(dir.path, opts);
+    writeFileSync(join(dir.path, 'admin.key'), 'garbage');
+    assert.deepEqual([...(await ensureServerPKI(dir.path, opts)).written].sort(), ['admin.crt', 'admin.key']);
+  });
+
   it('derives a lost sa.pub from sa.key', async () => {
     await ensureServerPKI(dir.path, opts);
     const pub = read('sa.pub');
