@@ -5,11 +5,10 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ServerPKI } from '../pki/files.js';
 import type { Store } from '../storage/store.js';
-import { authRequestFrom, authenticationChain, bearerTokenAuthenticator } from './authn/chain.js';
+import { authRequestFrom, authenticationChain, bearerTokenAuthenticator, tokenUnion } from './authn/chain.js';
 import { serviceAccountLiveness } from './authn/serviceAccountLiveness.js';
 import {
   DEFAULT_EXPIRATION_SECONDS,
-  MIN_EXPIRATION_SECONDS,
   ServiceAccountTokenIssuer,
   serviceAccountTokenAuthenticator,
   type BoundObject,
@@ -58,11 +57,6 @@ export async function createAuthentication(opts: { pki: ServerPKI; tokenAuthFile
       const sa = await api.registryFor('', 'serviceaccounts')!.get(req.namespace, req.name!);
       const spec = (body.spec ?? {}) as Obj;
       const expirationSeconds = spec.expirationSeconds ?? DEFAULT_EXPIRATION_SECONDS;
-      if (typeof expirationSeconds !== 'number' || expirationSeconds < MIN_EXPIRATION_SECONDS) {
-        throw invalid('TokenRequest', 'authentication.k8s.io', req.name!, [
-          invalidValue('spec.expirationSeconds', expirationSeconds, `may not specify a duration less than ${MIN_EXPIRATION_SECONDS / 60} minutes`),
-        ]);
-      }
       let boundObject: BoundObject | undefined;
       const ref = spec.boundObjectRef as Obj | undefined;
       if (ref?.kind) {
@@ -92,12 +86,9 @@ export async function createAuthentication(opts: { pki: ServerPKI; tokenAuthFile
     async tokenReview(body) {
       const token = body?.spec?.token;
       const audiences: string[] | undefined = body?.spec?.audiences;
-      const r = typeof token === 'string' && token ? await tokens.reduce<Promise<Awaited<ReturnType<TokenAuthenticator['authenticateToken']>>>>(
-        async (acc, t) => (await acc)?.ok ? acc : t.authenticateToken(token, audiences),
-        Promise.resolve(undefined),
-      ) : undefined;
+      const r = typeof token === 'string' && token ? await tokenUnion(tokens).authenticateToken(token, audiences) : undefined;
       const status: Obj = r?.ok
-        ? { authenticated: true, user: { username: r.user.name, uid: r.user.uid, groups: r.user.groups, extra: r.user.extra }, audiences: audiences ?? [...issuer.apiAudiences] }
+        ? { authenticated: true, user: { username: r.user.name, uid: r.user.uid, groups: r.user.groups, extra: r.user.extra }, audiences: r.audiences ?? audiences ?? [...issuer.apiAudiences] }
         : { user: {}, error: r && !r.ok ? r.reason : 'token not recognized' };
       return { kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1', metadata: { creationTimestamp: null }, spec: body.spec ?? {}, status };
     },

@@ -38,6 +38,12 @@ export class ProtoWriter {
     this.#pending.push(1);
   }
 
+  /** A bool member of a oneof, which has presence: false is written too. */
+  oneofBool(field: number, value: boolean): void {
+    this.#tag(field, WIRE_VARINT);
+    this.#pending.push(value ? 1 : 0);
+  }
+
   /** An int64; fractions are truncated. */
   int64(field: number, value: number | undefined): void {
     if (value === undefined || !Number.isFinite(value) || Math.trunc(value) === 0) return;
