@@ -302,12 +302,10 @@ export async function handleWatch(req: ResourceRequest, res: ServerResponse, for
     metadata: { resourceVersion: String(revision), ...(initialEnd ? { annotations: { 'k8s.io/initial-events-end': 'true' } } : {}) },
   });
   try {
-    let items: AsyncIterable<WatchItem>;
-    try {
-      items = cache.watch(from, { initial, signal: ac.signal, bookmarkMs: bookmarks ? 60_000 : undefined });
-    } catch (err) {
-      throw err;
-    }
+    const items: AsyncIterable<WatchItem> =
+      typeof from === 'number' && from < cache.oldestRevision
+        ? cache.storeWatch(from, ac.signal)
+        : cache.watch(from, { initial, signal: ac.signal, bookmarkMs: bookmarks ? 60_000 : undefined });
     let initialCount = -1;
     if (initial) initialCount = (await cache.snapshot()).items.length;
     let seen = 0;

@@ -226,6 +226,32 @@ export class WatchCache {
     }
   }
 
+  /** Watches from revisions below this are not in memory (storeWatch serves them). */
+  get oldestRevision(): number {
+    return this.oldest;
+  }
+
+  /**
+   * A watch served straight from the store, for revisions older than the cache's history but
+   * still within the store's (caches start lazily, so a list may predate its cache).
+   */
+  async *storeWatch(from: number, signal: AbortSignal): AsyncIterable<WatchItem> {
+    try {
+      for await (const e of this.store.watch(this.prefix, from, signal)) {
+        if (e.type === 'progress') continue;
+        if (e.type === 'created') yield { type: 'ADDED', revision: e.revision, object: decodeObject(e.object) };
+        else if (e.type === 'updated') yield { type: 'MODIFIED', revision: e.revision, object: decodeObject(e.object), prev: decodeObject(e.prev) };
+        else yield { type: 'DELETED', revision: e.revision, object: withRevision(decodeObject(e.prev), e.revision), prev: decodeObject(e.prev) };
+      }
+    } catch (err) {
+      if (isStorageError(err, 'TooOldRevision')) {
+        yield { type: 'ERROR', error: new TooOldResourceVersion(from, err.compactRevision ?? 0) };
+        return;
+      }
+      throw err;
+    }
+  }
+
   get watcherCount(): number {
     return this.watchers.size;
   }

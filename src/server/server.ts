@@ -104,6 +104,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     },
     openapi: hooks.openapi,
   });
+  // Every resource's watch cache starts now, so lists and watches meet in one history.
+  await api.warm();
   const { port } = await api.listen(opts.httpsListenPort, opts.bindAddress);
   await bootstrapSystemObjects(api, { advertiseAddress: advertise, port, serviceIP });
   const nsDefaults = new NamespaceDefaults(api, pki.ca.certPem);

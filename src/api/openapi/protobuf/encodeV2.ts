@@ -71,11 +71,15 @@ function repeated(write: FieldWriter): FieldWriter {
   };
 }
 
-/** A message with the given fields, written when the value is a JSON object (even an empty one). */
+/**
+ * A message with the given fields, written when the value is a JSON object (even an empty one).
+ * The table is built on first use, so that recursive messages can refer to themselves.
+ */
 function message(table: () => FieldTable): FieldWriter {
+  let fields: FieldTable | undefined;
   return (w, field, v) => {
     const o = asObject(v);
-    if (o) w.message(field, (m) => writeFields(m, o, table()));
+    if (o) w.message(field, (m) => writeFields(m, o, (fields ??= table())));
   };
 }
 

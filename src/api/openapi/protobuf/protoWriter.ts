@@ -6,21 +6,30 @@ const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LENGTH_DELIMITED = 2;
 
-/** Strings this short and ASCII-only go into the pending bytes instead of a chunk of their own. */
-const INLINE_STRING_MAX = 48;
+/** Bytes are written into slabs this large; the output is one concatenation of views into them. */
+const SLAB_SIZE = 256 * 1024;
+/** Room for a tag and a length varint. */
+const PREFIX_MAX = 20;
 
 /**
  * Builds one top-level message. Scalars equal to their proto3 default (0, false, "") are not
  * written, as proto3 cannot tell them from absent; repeated strings and nested messages always are,
  * because there presence carries meaning (an empty `properties` is not a missing one).
+ *
+ * A nested message's length is known only after its body, so the body goes to the slab first and
+ * its tag and length after it, into a slot of the chunk list reserved before the body: nothing is
+ * copied until finish().
  */
 export class ProtoWriter {
-  /** Finished parts of the message being written, in order. */
-  #chunks: Uint8Array[] = [];
-  /** Bytes written since the last chunk: tags, varints, short strings. */
-  #pending: number[] = [];
+  /** Views into the slabs, in output order. */
+  #chunks: Buffer[] = [];
   /** Total length of #chunks. */
-  #chunked = 0;
+  #length = 0;
+  #slab = Buffer.allocUnsafe(SLAB_SIZE);
+  /** Next free byte of the slab. */
+  #pos = 0;
+  /** Start of the slab bytes not yet in #chunks. */
+  #mark = 0;
 
   string(field: number, value: string | undefined): void {
     if (!value) return;
@@ -34,101 +43,100 @@ export class ProtoWriter {
 
   bool(field: number, value: boolean | undefined): void {
     if (!value) return;
-    this.#tag(field, WIRE_VARINT);
-    this.#pending.push(1);
+    this.oneofBool(field, true);
   }
 
   /** A bool member of a oneof, which has presence: false is written too. */
   oneofBool(field: number, value: boolean): void {
+    this.#reserve(PREFIX_MAX);
     this.#tag(field, WIRE_VARINT);
-    this.#pending.push(value ? 1 : 0);
+    this.#slab[this.#pos++] = value ? 1 : 0;
   }
 
   /** An int64; fractions are truncated. */
   int64(field: number, value: number | undefined): void {
     if (value === undefined || !Number.isFinite(value) || Math.trunc(value) === 0) return;
+    this.#reserve(PREFIX_MAX);
     this.#tag(field, WIRE_VARINT);
     const n = Math.trunc(value);
     if (n > 0 && n <= Number.MAX_SAFE_INTEGER) return this.#varint(n);
     // Negative (two's complement, always ten bytes) or beyond 2^53: go through BigInt.
     let big = BigInt.asUintN(64, BigInt(n));
     while (big > 0x7fn) {
-      this.#pending.push(Number(big & 0x7fn) | 0x80);
+      this.#slab[this.#pos++] = Number(big & 0x7fn) | 0x80;
       big >>= 7n;
     }
-    this.#pending.push(Number(big));
+    this.#slab[this.#pos++] = Number(big);
   }
 
   double(field: number, value: number | undefined): void {
     if (value === undefined || value === 0) return;
+    this.#reserve(PREFIX_MAX);
     this.#tag(field, WIRE_FIXED64);
-    const bytes = Buffer.allocUnsafe(8);
-    bytes.writeDoubleLE(value);
-    for (const b of bytes) this.#pending.push(b);
+    this.#pos = this.#slab.writeDoubleLE(value, this.#pos);
   }
 
   /** A nested message whose fields `write` writes into this writer; written even when empty. */
   message(field: number, write: (w: ProtoWriter) => void): void {
-    const outer = { chunks: this.#chunks, pending: this.#pending, chunked: this.#chunked };
-    this.#chunks = [];
-    this.#pending = [];
-    this.#chunked = 0;
+    this.#flush();
+    const slot = this.#chunks.length;
+    this.#chunks.push(EMPTY);
+    const start = this.#length;
     write(this);
     this.#flush();
-    const body = this.#chunks;
-    const bodyLength = this.#chunked;
-    this.#chunks = outer.chunks;
-    this.#pending = outer.pending;
-    this.#chunked = outer.chunked;
+    const bodyLength = this.#length - start;
+    this.#reserve(PREFIX_MAX);
     this.#tag(field, WIRE_LENGTH_DELIMITED);
     this.#varint(bodyLength);
-    this.#flush();
-    for (const c of body) this.#chunks.push(c);
-    this.#chunked += bodyLength;
+    const prefix = this.#slab.subarray(this.#mark, this.#pos);
+    this.#mark = this.#pos;
+    this.#chunks[slot] = prefix;
+    this.#length += prefix.length;
   }
 
   /** The encoded message. The writer is spent afterwards. */
   finish(): Buffer {
     this.#flush();
-    return Buffer.concat(this.#chunks, this.#chunked);
+    return Buffer.concat(this.#chunks, this.#length);
   }
 
   #stringValue(field: number, value: string): void {
+    const byteLength = Buffer.byteLength(value, 'utf8');
+    this.#reserve(PREFIX_MAX + byteLength);
     this.#tag(field, WIRE_LENGTH_DELIMITED);
-    if (value.length <= INLINE_STRING_MAX && isAscii(value)) {
-      this.#varint(value.length);
-      for (let i = 0; i < value.length; i++) this.#pending.push(value.charCodeAt(i));
-      return;
-    }
-    const bytes = Buffer.from(value, 'utf8');
-    this.#varint(bytes.length);
-    this.#flush();
-    this.#chunks.push(bytes);
-    this.#chunked += bytes.length;
+    this.#varint(byteLength);
+    this.#pos += this.#slab.write(value, this.#pos, byteLength, 'utf8');
   }
 
   #tag(field: number, wireType: number): void {
     this.#varint(field * 8 + wireType);
   }
 
-  /** A non-negative integer up to 2^53. */
+  /** A non-negative integer up to 2^53; room reserved by the caller. */
   #varint(n: number): void {
     while (n > 0x7f) {
-      this.#pending.push((n % 0x80) | 0x80);
+      this.#slab[this.#pos++] = (n % 0x80) | 0x80;
       n = Math.floor(n / 0x80);
     }
-    this.#pending.push(n);
+    this.#slab[this.#pos++] = n;
   }
 
+  /** Makes room for `bytes` more in the slab, starting a new slab when the current one is full. */
+  #reserve(bytes: number): void {
+    if (this.#pos + bytes <= this.#slab.length) return;
+    this.#flush();
+    this.#slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, bytes));
+    this.#pos = 0;
+    this.#mark = 0;
+  }
+
+  /** Moves the slab bytes written since the last flush into #chunks. */
   #flush(): void {
-    if (this.#pending.length === 0) return;
-    this.#chunks.push(Uint8Array.from(this.#pending));
-    this.#chunked += this.#pending.length;
-    this.#pending = [];
+    if (this.#pos === this.#mark) return;
+    this.#chunks.push(this.#slab.subarray(this.#mark, this.#pos));
+    this.#length += this.#pos - this.#mark;
+    this.#mark = this.#pos;
   }
 }
 
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
+const EMPTY = Buffer.alloc(0);
