@@ -386,7 +386,8 @@ function setNamespace(req: ResourceRequest, obj: K8sObject): void {
 export async function checkNamespace(req: ResourceRequest, hooks: HandlerHooks): Promise<void> {
   if (!req.type.namespaced || !req.namespace) return;
   const nsReg = hooks.registryFor('', 'namespaces')!;
-  const ns = await nsReg.tryGet(undefined, req.namespace);
+  // The cache answers almost always; a namespace created a moment ago may not be in it yet.
+  const ns = nsReg.watchCache().cached(nsReg.key(undefined, req.namespace)) ?? (await nsReg.tryGet(undefined, req.namespace));
   if (!ns) throw notFound({ group: '', resource: 'namespaces' }, req.namespace);
   if (ns.status?.phase === 'Terminating' || ns.metadata.deletionTimestamp) {
     throw forbidden(

@@ -158,6 +158,11 @@ export class WatchCache {
     });
   }
 
+  /** The cached object at a store key, if the cache has it (read-only). */
+  cached(key: string): K8sObject | undefined {
+    return this.objects.get(key);
+  }
+
   /** The current objects (read-only) and the revision they are current at. */
   async snapshot(): Promise<{ items: K8sObject[]; revision: number }> {
     await this.ready;
