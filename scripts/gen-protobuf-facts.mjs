@@ -152,6 +152,7 @@ for (const [dir, pkg, short, holdsKinds] of PACKAGES) {
   for (const [name, fields] of proto) {
     const full = `${short}.${name}`;
     const struct = go.structs.get(name);
+    if (!struct && fields.length > 0) process.stderr.write(`note: ${full} has no Go struct; keeping proto names\n`);
     if (go.namedSlices.has(name)) {
       if (fields.length !== 1 || fields[0].name !== 'items' || fields[0].label !== 'repeated') fail(`${full}: a Go slice type, but not an items wrapper`);
       arrayMessages.push(full);

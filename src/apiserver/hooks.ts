@@ -3,6 +3,7 @@
 import { parse as parseYaml } from 'yaml';
 import type { ResourceType } from '../api/catalog.js';
 import { openapiV2, openapiV3, openapiV3Discovery, schemaFor, unknownFields } from '../api/openapi/index.js';
+import { openapiV2Protobuf } from '../api/openapi/protobuf/index.js';
 import {
   PatchError,
   applyConflictError,
@@ -21,7 +22,7 @@ import { StatusError, badRequest } from './status.js';
 import type { K8sObject } from './watchCache.js';
 
 type Hooks = Required<Pick<HandlerHooks, 'unknownFields' | 'patch' | 'manageFields' | 'table'>> & {
-  openapi: { v2(): object; v3Index(): object; v3(path: string): object | undefined };
+  openapi: { v2(): object; v2Protobuf(): Buffer; v3Index(): object; v3(path: string): object | undefined };
 };
 
 const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
@@ -106,6 +107,7 @@ export function apiServerHooks(api: () => ApiServer): Hooks {
 
     openapi: {
       v2: () => openapiV2(resources()),
+      v2Protobuf: () => openapiV2Protobuf(resources()).body,
       v3Index: () => openapiV3Discovery(resources()),
       v3: (path) => openapiV3(path, resources()),
     },

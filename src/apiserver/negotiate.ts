@@ -2,6 +2,7 @@
 // response form from Accept (plain JSON/YAML, a meta.k8s.io Table, or PartialObjectMetadata).
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
+import { KUBERNETES_PROTOBUF_CONTENT_TYPE, ProtobufDecodeError, decodeKubernetesProtobuf } from '../api/protobuf/index.js';
 import { StatusError, badRequest, notAcceptable, requestEntityTooLarge, unsupportedMediaType } from './status.js';
 
 /** Upstream's limit on request bodies. */
@@ -41,9 +42,18 @@ export function mediaType(header: string | undefined): string {
 }
 
 /** Parses a body as JSON or YAML per Content-Type into a JSON value. */
-export function decodeBody(body: Buffer, contentType: string | undefined, allowed: readonly string[] = ['application/json', 'application/yaml']): unknown {
+export function decodeBody(body: Buffer, contentType: string | undefined, allowed: readonly string[] = BODY_TYPES): unknown {
   const type = mediaType(contentType) || 'application/json';
   if (!allowed.includes(type)) throw unsupportedMediaType(type, allowed.length > 0 ? [...allowed] : BODY_TYPES);
+  if (type === KUBERNETES_PROTOBUF_CONTENT_TYPE) {
+    // kubectl's typed clients (create namespace, create token, auth whoami, …) send protobuf.
+    try {
+      return decodeKubernetesProtobuf(body).object;
+    } catch (err) {
+      if (err instanceof ProtobufDecodeError) throw new StatusError(400, 'BadRequest', `the body of the request could not be decoded: ${err.message}`);
+      throw err;
+    }
+  }
   const text = body.toString('utf8');
   if (text.trim() === '') throw badRequest('request body must not be empty');
   try {

@@ -7,6 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { stringify as toYaml } from 'yaml';
 import { BUILTIN_RESOURCES, groupVersion, type ResourceType } from '../api/catalog.js';
+import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, openapiV2FormatFor } from '../api/openapi/protobuf/index.js';
 import { isStorageError } from '../storage/errors.js';
 import type { Store } from '../storage/store.js';
 import { logger } from '../util/log.js';
@@ -75,6 +76,8 @@ export interface ApiServerOptions {
   extra?: ExtraHandlers;
   openapi?: {
     v2(): object;
+    /** The same document as gnostic's openapi.v2.Document protobuf. */
+    v2Protobuf(): Buffer;
     v3Index(): object;
     v3(path: string): object | undefined;
   };
@@ -236,7 +239,7 @@ export class ApiServer {
     }
   }
 
-  private send(req: IncomingMessage, res: ServerResponse, reply: Reply & { raw?: string; contentType?: string }): void {
+  private send(req: IncomingMessage, res: ServerResponse, reply: Reply & { raw?: string | Buffer; contentType?: string }): void {
     if (reply.warnings?.length) {
       res.setHeader('Warning', reply.warnings.map((w) => `299 - ${JSON.stringify(w)}`));
     }
@@ -255,7 +258,7 @@ export class ApiServer {
     res.end(text);
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, url: URL, user: UserInfo, labels: Record<string, string>, signal: AbortSignal): Promise<(Reply & { raw?: string; contentType?: string }) | undefined> {
+  private async route(req: IncomingMessage, res: ServerResponse, url: URL, user: UserInfo, labels: Record<string, string>, signal: AbortSignal): Promise<(Reply & { raw?: string | Buffer; contentType?: string }) | undefined> {
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     switch (path) {
@@ -273,12 +276,16 @@ export class ApiServer {
       case '/apis':
         return this.discovery(req, false);
       case '/openapi/v2':
+      case '/swagger-2.0.0.pb-v1': {
         if (!this.opts.openapi) throw notFound({ group: '', resource: '' }, path);
-        // kubectl asks for the protobuf form first; we serve JSON only, so say so and it falls back.
-        if (/protobuf/.test(String(req.headers.accept ?? '')) && !/json|\*\/\*/.test(String(req.headers.accept))) {
-          throw notAcceptable(['application/json']);
+        // kubectl asks for gnostic's protobuf form (1.27 only for that); others take JSON.
+        const format = path === '/swagger-2.0.0.pb-v1' ? 'protobuf' : openapiV2FormatFor(String(req.headers.accept ?? ''));
+        if (!format) throw notAcceptable(['application/json', OPENAPI_V2_PROTOBUF_CONTENT_TYPE]);
+        if (format === 'protobuf') {
+          return { code: 200, body: {}, raw: this.opts.openapi.v2Protobuf(), contentType: OPENAPI_V2_PROTOBUF_CONTENT_TYPE };
         }
         return { code: 200, body: this.opts.openapi.v2() };
+      }
       case '/openapi/v3':
         if (!this.opts.openapi) throw notFound({ group: '', resource: '' }, path);
         return { code: 200, body: this.opts.openapi.v3Index() };
@@ -470,7 +477,7 @@ export class ApiServer {
   }
 
   private rootPaths(): string[] {
-    const paths = new Set(['/api', '/api/v1', '/apis', '/healthz', '/livez', '/readyz', '/metrics', '/openapi/v2', '/openapi/v3', '/version']);
+    const paths = new Set(['/api', '/api/v1', '/apis', '/healthz', '/livez', '/readyz', '/metrics', '/openapi/v2', '/openapi/v3', '/swagger-2.0.0.pb-v1', '/version']);
     for (const gv of groupVersions(this.resources)) {
       if (gv.group === '') continue;
       paths.add(`/apis/${gv.group}`);

@@ -17,12 +17,13 @@ export interface ServerCommandOptions {
   tlsSan: string[];
   tokenAuthFile?: string;
   disableAgent: boolean;
+  etcdCompactionInterval: number;
 }
 
 export async function runServerCommand(opts: ServerCommandOptions): Promise<void> {
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer({ ...opts, tlsSan: opts.tlsSan });
+    server = await startServer({ ...opts, tlsSan: opts.tlsSan, compactionIntervalMs: opts.etcdCompactionInterval });
   } catch (err) {
     process.stderr.write(`k8ts server: ${(err as Error).message}\n`);
     process.exit(1);

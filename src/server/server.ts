@@ -36,6 +36,8 @@ export interface ServerOptions {
   tokenAuthFile?: string | undefined;
   disableAgent?: boolean | undefined;
   serviceIP?: string | undefined;
+  /** Like kube-apiserver's --etcd-compaction-interval: history older than this is compacted this often; 0 = never. */
+  compactionIntervalMs?: number | undefined;
 }
 
 export interface RunningK8tsServer {
@@ -70,7 +72,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     caFile: opts.datastoreCafile,
     certFile: opts.datastoreCertfile,
     keyFile: opts.datastoreKeyfile,
-    store: { onCompactionError: (err) => log.warn({ err }, 'automatic compaction failed') },
+    store: {
+      compaction: opts.compactionIntervalMs === 0 ? false : { intervalMs: opts.compactionIntervalMs ?? 5 * 60_000, retentionMs: opts.compactionIntervalMs ?? 5 * 60_000 },
+      onCompactionError: (err) => log.warn({ err }, 'automatic compaction failed'),
+    },
   });
   const authn = await createAuthentication({ pki, tokenAuthFile: opts.tokenAuthFile, store });
   let api: ApiServer;

@@ -37,13 +37,7 @@ export interface DecodedObject {
  * Throws ProtobufDecodeError, never anything else, for any input.
  */
 export function decodeKubernetesProtobuf(body: Uint8Array): DecodedObject {
-  try {
-    return decodeEnvelope(body, 0);
-  } catch (err) {
-    if (err instanceof ProtobufDecodeError) throw err;
-    // A RangeError from an exotic input (stack, allocation) must still be a 400, not a crash.
-    throw new ProtobufDecodeError('Malformed', `cannot decode protobuf body: ${(err as Error).message}`);
-  }
+  return typedErrors(() => decodeEnvelope(body, 0));
 }
 
 /** The short message name (`apps.v1.Deployment`) for an apiVersion and kind, or undefined. */
@@ -59,7 +53,17 @@ export function messageForKind(apiVersion: string, kind: string): string | undef
 /** Decodes the bytes of one message (no envelope) by its short name; for tests and nested use. */
 export function decodeProtobufMessage(type: string, bytes: Uint8Array): JsonValue {
   if (!(type in PROTOBUF_MESSAGES)) throw new ProtobufDecodeError('UnknownKind', `no protobuf message ${type}`);
-  return decodeMessage(type, [bytes], 0);
+  return typedErrors(() => decodeMessage(type, [bytes], 0));
+}
+
+function typedErrors<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    if (err instanceof ProtobufDecodeError) throw err;
+    // A RangeError from an exotic input (stack, allocation) must still be a 400, not a crash.
+    throw new ProtobufDecodeError('Malformed', `cannot decode protobuf body: ${(err as Error).message}`);
+  }
 }
 
 const PACKAGE_BY_GROUP_VERSION = new Map(

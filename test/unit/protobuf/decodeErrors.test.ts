@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { decodeKubernetesProtobuf, decodeProtobufMessage } from '../../../src/api/protobuf/decode.js';
 import { ProtobufDecodeError, type ProtobufDecodeErrorCode } from '../../../src/api/protobuf/errors.js';
 import { RECORDED_CREATES } from './kubectlBodies.js';
-import { encodeMessage, encodeObject, envelope, MAGIC, Writer } from './protobufEncoder.js';
+import { encodeMessage, envelope, MAGIC, Writer } from './protobufEncoder.js';
 
 function codeOf(f: () => unknown): ProtobufDecodeErrorCode | 'ok' | 'other' {
   try {
@@ -16,6 +16,13 @@ function codeOf(f: () => unknown): ProtobufDecodeErrorCode | 'ok' | 'other' {
 
 const ns = (meta: Writer) => envelope('v1', 'Namespace', new Writer().bytes(1, meta).finish());
 const cm = (w: Writer) => envelope('v1', 'ConfigMap', w.finish());
+/** A CRD body whose one version's openAPIV3Schema is `schema` (spec 2 → versions 7 → schema 4 → openAPIV3Schema 1). */
+const crdWithSchema = (schema: Writer) =>
+  envelope(
+    'apiextensions.k8s.io/v1',
+    'CustomResourceDefinition',
+    new Writer().bytes(2, new Writer().bytes(7, new Writer().string(1, 'v1').bytes(4, new Writer().bytes(1, schema)))).finish(),
+  );
 
 test('bodies that cannot be decoded fail with a typed error', () => {
   const cases: [string, Uint8Array, ProtobufDecodeErrorCode][] = [
@@ -52,19 +59,14 @@ test('bodies that cannot be decoded fail with a typed error', () => {
       envelope('apps/v1', 'ControllerRevision', new Writer().bytes(2, new Writer().bytes(1, envelope('v9', 'Nope', new Uint8Array(0)))).finish()),
       'UnknownKind',
     ],
-    [
-      'an IntOrString of an impossible type',
-      encodeObject({ kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', spec: {} }).subarray(0, 0),
-      'BadMagic',
-    ],
     ['a Time past year 9999', ns(new Writer().bytes(8, new Writer().int(1, 253_402_300_800n))), 'Malformed'],
     ['an empty Quantity string', envelope('v1', 'ResourceQuota', new Writer().bytes(2, new Writer().bytes(1, new Writer().string(1, 'cpu').bytes(2, new Writer().string(1, '')))).finish()), 'Malformed'],
-    ['a NaN double', envelope('apiextensions.k8s.io/v1', 'CustomResourceDefinition', new Writer().bytes(2, new Writer().bytes(4, new Writer().bytes(4, new Writer().bytes(1, new Writer().double(9, NaN))))).finish()), 'Malformed'],
+    ['a NaN double', crdWithSchema(new Writer().double(9, NaN)), 'Malformed'],
   ];
   for (const [name, body, want] of cases) {
     assert.equal(codeOf(() => decodeKubernetesProtobuf(body)), want, name);
   }
-  const badIntOrString = new Writer().bytes(2, new Writer().int(1, 2).int(2, 1));
+  const badIntOrString = new Writer().bytes(1, new Writer().int(1, 2).int(2, 1)); // minAvailable
   assert.equal(codeOf(() => decodeProtobufMessage('policy.v1.PodDisruptionBudgetSpec', badIntOrString.finish())), 'Malformed', 'IntOrString type 2');
   assert.equal(codeOf(() => decodeProtobufMessage('core.v1.NoSuchThing', new Uint8Array(0))), 'UnknownKind', 'an unknown message name');
 });
@@ -80,25 +82,35 @@ test('nesting deeper than the limit is refused before the stack runs out', () =>
   let schema: Record<string, unknown> = { type: 'string' };
   for (let i = 0; i < 300; i++) schema = { not: schema };
   assert.equal(codeOf(() => decodeProtobufMessage('apiextensions.v1.JSONSchemaProps', encodeMessage('apiextensions.v1.JSONSchemaProps', schema))), 'TooDeep');
-  // Hand-made: 100k nested empty-length prefixes in a RawExtension chain would be megabytes; a
-  // self-similar chain of PodSpec→Container is bounded by the schema, so use JSONSchemaProps.not.
   let w = new Writer().string(5, 'string');
-  for (let i = 0; i < 5000; i++) w = new Writer().bytes(28, w);
-  const body = envelope('apiextensions.k8s.io/v1', 'CustomResourceDefinition', new Writer().bytes(2, new Writer().bytes(4, new Writer().bytes(4, new Writer().bytes(1, w)))).finish());
-  assert.equal(codeOf(() => decodeKubernetesProtobuf(body)), 'TooDeep');
+  for (let i = 0; i < 1000; i++) w = new Writer().bytes(28, w); // JSONSchemaProps.not
+  assert.equal(codeOf(() => decodeKubernetesProtobuf(crdWithSchema(w))), 'TooDeep');
+  let shallow = new Writer().string(5, 'string');
+  for (let i = 0; i < 100; i++) shallow = new Writer().bytes(28, shallow);
+  assert.equal(codeOf(() => decodeKubernetesProtobuf(crdWithSchema(shallow))), 'ok', '100 levels of schema are fine');
 });
 
 test('every cut inside the object bytes of a real body is Truncated', () => {
   const body = Buffer.from(RECORDED_CREATES.find((c) => c.name === 'deployment')!.body, 'base64');
-  // The envelope's raw field ends 4 bytes before the end (contentEncoding and contentType follow, empty).
+  // magic, typeMeta (tag, length, bytes), then raw (tag 0x12, a two-byte length here), then 4 bytes of empty strings.
+  const rawTagAt = 4 + 2 + body[5]!;
+  assert.equal(body[rawTagAt], 0x12);
+  const rawLength = (body[rawTagAt + 1]! & 0x7f) + body[rawTagAt + 2]! * 128;
+  const rawStart = rawTagAt + 3;
   const rawEnd = body.length - 4;
-  const rawStart = rawEnd - 190; // well inside raw; the object is ~200 bytes
+  assert.equal(rawLength, rawEnd - rawStart);
   for (let cut = rawStart; cut < rawEnd; cut++) {
     assert.equal(codeOf(() => decodeKubernetesProtobuf(body.subarray(0, cut))), 'Truncated', `cut at ${cut}`);
   }
   for (let cut = 0; cut < body.length; cut++) {
     assert.notEqual(codeOf(() => decodeKubernetesProtobuf(body.subarray(0, cut))), 'other', `cut at ${cut}`);
   }
+  // The object itself cut short inside a well-formed envelope: a cut between top-level fields is a
+  // shorter valid object, any other cut is Truncated.
+  const raw = body.subarray(rawStart, rawEnd);
+  const codes = new Set<string>();
+  for (let cut = 0; cut < raw.length; cut++) codes.add(codeOf(() => decodeKubernetesProtobuf(envelope('apps/v1', 'Deployment', raw.subarray(0, cut)))));
+  assert.deepEqual([...codes].sort(), ['Truncated', 'ok']);
 });
 
 test('random corruption of real bodies never escapes as anything but ProtobufDecodeError', () => {

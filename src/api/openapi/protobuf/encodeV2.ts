@@ -19,7 +19,9 @@ type FieldTable = readonly (readonly [field: number, key: string, write: FieldWr
  * responses…) as ordered name/value lists in the JSON object's key order. Values of `default`,
  * `enum`, `example` and every `x-` extension travel as `Any.yaml` holding their JSON text, which
  * is YAML too and what kube-openapi unmarshals. Keys the schema has no field for are dropped
- * (gnostic would reject such a document), and so are values of the wrong JSON type.
+ * (gnostic would reject such a document), and so are values of the wrong JSON type: OpenAPI v3
+ * keywords a custom resource schema may carry (nullable, oneOf, anyOf, not) do not reach the
+ * protobuf form, as upstream strips them from its v2 document too.
  */
 export function encodeOpenAPIV2Protobuf(doc: object): Buffer {
   const w = new ProtoWriter();
