@@ -61,6 +61,16 @@ export class WatchCache {
   ) {
     this.ready = this.run();
     this.ready.catch(() => {});
+    // History the store has compacted away is not served from memory either: a watch from
+    // there gets 410, like a list at that revision does.
+    this.stopCompactListener = store.onCompact((revision) => this.forget(revision));
+  }
+
+  private readonly stopCompactListener: () => void;
+
+  private forget(revision: number): void {
+    while (this.history.length > 0 && this.history[0]!.revision <= revision) this.history.shift();
+    this.oldest = Math.max(this.oldest, revision);
   }
 
   private async load(): Promise<number> {
@@ -263,6 +273,7 @@ export class WatchCache {
 
   stop(): void {
     this.ac.abort();
+    this.stopCompactListener();
   }
 }
 

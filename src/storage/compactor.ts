@@ -20,6 +20,7 @@ export class Compactor {
     private readonly kv: KV,
     opts: CompactionOptions = {},
     private readonly onError?: (err: unknown) => void,
+    private readonly onCompacted?: (revision: number) => void,
   ) {
     this.retentionMs = opts.retentionMs ?? 5 * 60_000;
     this.timer = setInterval(() => void this.round(), opts.intervalMs ?? 60_000);
@@ -35,7 +36,10 @@ export class Compactor {
       this.samples.push({ at: now, revision });
       let target = 0;
       while (this.samples.length > 0 && this.samples[0]!.at <= now - this.retentionMs) target = this.samples.shift()!.revision;
-      if (target > 0) await this.kv.compact(target);
+      if (target > 0) {
+        await this.kv.compact(target);
+        this.onCompacted?.(target);
+      }
     } catch (err) {
       // Already compacted that far (by another apiserver, say) is fine; a closed store ends us.
       if (!isStorageError(err, 'TooOldRevision') && !isStorageError(err, 'Closed')) this.onError?.(err);

@@ -73,6 +73,8 @@ export interface Store {
   watch(prefix: string, fromRevision: number, signal: AbortSignal, opts?: { progressNotifyMs?: number }): AsyncIterable<StoreEvent>;
   /** Forgets history before `revision`. Compacting to an already compacted revision does nothing. */
   compact(revision: number): Promise<void>;
+  /** Calls `fn` with the revision of every compaction this store makes; returns a function that stops it. */
+  onCompact(fn: (revision: number) => void): () => void;
   currentRevision(): Promise<number>;
   close(): Promise<void>;
 }
@@ -93,11 +95,23 @@ export class KVStore implements Store {
   private readonly compactor: Compactor | undefined;
   private readonly leases = new Map<number, { id: number; grantedAt: number }>();
   private readonly leaseReuseMs: number;
+  private readonly compactListeners = new Set<(revision: number) => void>();
 
   constructor(kv: KV, opts: KVStoreOptions = {}) {
     this.kv = kv;
     this.leaseReuseMs = opts.leaseReuseMs ?? 60_000;
-    if (opts.compaction !== false) this.compactor = new Compactor(kv, opts.compaction ?? {}, opts.onCompactionError);
+    if (opts.compaction !== false) {
+      this.compactor = new Compactor(kv, opts.compaction ?? {}, opts.onCompactionError, (rev) => this.compacted(rev));
+    }
+  }
+
+  onCompact(fn: (revision: number) => void): () => void {
+    this.compactListeners.add(fn);
+    return () => this.compactListeners.delete(fn);
+  }
+
+  private compacted(revision: number): void {
+    for (const fn of this.compactListeners) fn(revision);
   }
 
   async get(key: string, opts: { revision?: number | undefined } = {}): Promise<StoredObject | undefined> {
@@ -222,6 +236,7 @@ export class KVStore implements Store {
       if (isStorageError(err, 'TooOldRevision')) return; // already compacted that far
       throw err;
     }
+    this.compacted(revision);
   }
 
   async currentRevision(): Promise<number> {
