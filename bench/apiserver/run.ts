@@ -212,7 +212,6 @@ async function measureWatchers(s: Server): Promise<Record<string, number>> {
               const line = buf.slice(0, nl);
               buf = buf.slice(nl + 1);
               lines++;
-              if (lines === 1) process.stderr.write(`first watch line: ${line.slice(0, 160)}\n`);
               const name = /"name":"(c\d+)"/.exec(line)?.[1];
               const at = name ? sent.get(name) : undefined;
               if (at !== undefined) {

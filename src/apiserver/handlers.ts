@@ -351,14 +351,25 @@ export async function handleWatch(req: ResourceRequest, res: ServerResponse, for
 
 // ---- writing ----
 
-function checkTypeMeta(req: ResourceRequest, obj: Obj, expectKind = req.type.kind): void {
+function checkTypeMeta(req: ResourceRequest, obj: Obj): void {
   const apiVersion = req.type.group ? `${req.type.group}/${req.type.version}` : req.type.version;
-  if (obj.kind !== undefined && obj.kind !== expectKind) {
-    throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`.replace(/^the API version.*$/, `kind ${obj.kind} does not match the expected kind ${expectKind}`));
+  if (obj.kind !== undefined && obj.kind !== req.type.kind) {
+    throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${req.type.kind})`);
   }
-  if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion && expectKind === req.type.kind) {
+  if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) {
     throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`);
   }
+}
+
+/** The request body as this resource's object: decoded, typed, field-checked, namespaced. */
+function decodeObjectBody(req: ResourceRequest, reg: ResourceRegistry, body: Buffer, contentType: string | undefined, hooks: HandlerHooks): { obj: K8sObject; warnings: string[] } {
+  const obj = asObject(decodeBody(body, contentType));
+  checkTypeMeta(req, obj);
+  const warnings = checkFields(req, hooks, obj);
+  obj.apiVersion = reg.apiVersion;
+  obj.kind = req.type.kind;
+  setNamespace(req, obj);
+  return { obj, warnings };
 }
 
 function asObject(v: unknown): K8sObject {
@@ -366,7 +377,7 @@ function asObject(v: unknown): K8sObject {
   const obj = v as K8sObject;
   if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
   if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) {
-    throw badRequest(`${'Object'} in version "v1" cannot be handled: json: cannot unmarshal ${Array.isArray(obj.metadata) ? 'array' : typeof obj.metadata} into Go struct field .metadata of type v1.ObjectMeta`);
+    throw badRequest(`metadata must be an object, not ${Array.isArray(obj.metadata) ? 'an array' : `a ${typeof obj.metadata}`}`);
   }
   return obj;
 }
@@ -398,12 +409,7 @@ export async function checkNamespace(req: ResourceRequest, hooks: HandlerHooks):
 
 export async function handleCreate(req: ResourceRequest, body: Buffer, contentType: string | undefined, hooks: HandlerHooks): Promise<Reply> {
   const reg = need(req);
-  const obj = asObject(decodeBody(body, contentType));
-  checkTypeMeta(req, obj);
-  const warnings = checkFields(req, hooks, obj);
-  obj.apiVersion = reg.apiVersion;
-  obj.kind = req.type.kind;
-  setNamespace(req, obj);
+  const { obj, warnings } = decodeObjectBody(req, reg, body, contentType, hooks);
   const m = obj.metadata;
   if (!m.name && m.generateName) m.name = `${m.generateName}${generateNameSuffix()}`;
   if (!m.name) reg.validateOrThrow(obj);
@@ -417,12 +423,7 @@ export async function handleCreate(req: ResourceRequest, body: Buffer, contentTy
 
 export async function handleUpdate(req: ResourceRequest, body: Buffer, contentType: string | undefined, hooks: HandlerHooks): Promise<Reply> {
   const reg = need(req);
-  const obj = asObject(decodeBody(body, contentType));
-  checkTypeMeta(req, obj);
-  const warnings = checkFields(req, hooks, obj);
-  obj.apiVersion = reg.apiVersion;
-  obj.kind = req.type.kind;
-  setNamespace(req, obj);
+  const { obj, warnings } = decodeObjectBody(req, reg, body, contentType, hooks);
   if (obj.metadata.name && obj.metadata.name !== req.name) {
     throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${req.name})`);
   }

@@ -528,10 +528,7 @@ export class ApiServer {
       case 'attach':
       case 'portforward':
       case 'proxy':
-        await handleGet(rr);
-        throw serviceUnavailable(
-          `${rr.subresource} of ${rr.type.plural}/${rr.name} needs a kubelet or service proxy, and none is running in this k8ts server yet`,
-        );
+        return noBackendYet(rr);
       default:
         throw methodNotAllowed();
     }
@@ -552,10 +549,7 @@ export class ApiServer {
       case 'attach':
       case 'portforward':
       case 'proxy':
-        await handleGet(rr);
-        throw serviceUnavailable(
-          `${rr.subresource} of ${rr.type.plural}/${rr.name} needs a kubelet or service proxy, and none is running in this k8ts server yet`,
-        );
+        return noBackendYet(rr);
       default:
         throw methodNotAllowed();
     }
@@ -632,6 +626,12 @@ export class ApiServer {
     const items = (await this.opts.extra?.componentStatuses?.()) ?? [];
     return { kind: 'ComponentStatusList', apiVersion: 'v1', metadata: {}, items };
   }
+}
+
+/** logs, exec, attach, port-forward and proxies: 404 for a missing object, else 503 until a kubelet/proxy exists. */
+async function noBackendYet(rr: ResourceRequest): Promise<never> {
+  await handleGet(rr);
+  throw serviceUnavailable(`${rr.subresource} of ${rr.type.plural}/${rr.name} needs a kubelet or service proxy, and none is running in this k8ts server yet`);
 }
 
 function toStatusError(err: unknown): StatusError {
