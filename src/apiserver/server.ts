@@ -85,6 +85,8 @@ export interface ApiServerOptions {
   readyChecks?: Record<string, () => Promise<void>>;
 }
 
+const COMPONENT_STATUS_DEPRECATED = 'v1 ComponentStatus is deprecated in v1.19+';
+
 const NON_RESOURCE_PUBLIC = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
 
 export class ApiServer {
@@ -382,14 +384,14 @@ export class ApiServer {
         if (subresource) return this.getSubresource(rr, form());
         if (!name) {
           labels.verb = 'LIST';
-          if (type.kind === 'ComponentStatus') return { code: 200, body: this.present(rr, await this.componentStatusList(), form(), true) };
+          if (type.kind === 'ComponentStatus') return { code: 200, body: this.present(rr, await this.componentStatusList(), form(), true), warnings: [COMPONENT_STATUS_DEPRECATED] };
           if (!rr.registry) throw methodNotAllowed();
           return { code: 200, body: this.presentList(rr, await handleList(rr), form()) };
         }
         if (type.kind === 'ComponentStatus') {
           const cs = (await this.componentStatusList()).items.find((c: Obj) => c.metadata.name === name);
           if (!cs) throw notFound({ group: '', resource: 'componentstatuses' }, name);
-          return { code: 200, body: this.present(rr, cs, form(), false) };
+          return { code: 200, body: this.present(rr, cs, form(), false), warnings: [COMPONENT_STATUS_DEPRECATED] };
         }
         return { code: 200, body: this.present(rr, await handleGet(rr), form(), false) };
       }
