@@ -26,7 +26,7 @@ import {
   serviceUnavailable,
   timeout,
 } from './status.js';
-import { TooOldResourceVersion, decodeObject, type K8sObject, type WatchItem } from './watchCache.js';
+import { TooOldResourceVersion, decodeObject, encodedWatchLine, type K8sObject, type WatchItem } from './watchCache.js';
 
 export type Obj = Record<string, any>;
 
@@ -174,7 +174,8 @@ export async function handleList(req: ResourceRequest): Promise<Obj> {
   if (rv === '0' && !cont && match !== 'Exact') {
     // "Any" resource version: served from the watch cache, without paging (as upstream).
     const snap = await reg.watchCache().snapshot();
-    items = snap.items.filter((o) => filterMatches(req, filter, o)).map((o) => reg.withType(structuredClone(o)));
+    // Cached objects are shared and read-only; they are serialized, never edited.
+    items = snap.items.filter((o) => filterMatches(req, filter, o));
     items.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
     revision = snap.revision;
   } else {
@@ -330,8 +331,7 @@ export async function handleWatch(req: ResourceRequest, res: ServerResponse, for
         else if (now) type = 'ADDED';
         else if (before) type = 'DELETED';
         if (type) {
-          const obj = reg.withType(structuredClone(type === 'DELETED' && item.type === 'MODIFIED' ? { ...item.object } : item.object));
-          ok = write(type, obj);
+          ok = form.form === 'object' ? res.write(encodedWatchLine(item, type as 'ADDED' | 'MODIFIED' | 'DELETED')) : write(type, item.object);
         }
         if (initialCount > 0 && ++seen === initialCount) await initialEnd();
       }

@@ -78,7 +78,7 @@ export class ResourceRegistry {
   }
 
   watchCache(): WatchCache {
-    this.cache ??= new WatchCache(this.store, this.prefix);
+    this.cache ??= new WatchCache(this.store, this.prefix, (o) => this.withType(o));
     return this.cache;
   }
 

@@ -14,6 +14,14 @@ export interface CachedEvent {
   object: K8sObject;
   /** The object before this event (MODIFIED, DELETED). */
   prev?: K8sObject | undefined;
+  /** The watch line of this event as each type a watcher may see it as, encoded once for all watchers. */
+  encoded?: Partial<Record<'ADDED' | 'MODIFIED' | 'DELETED', string>>;
+}
+
+/** The JSON watch line of `ev` seen as `type`, shared by every watcher that receives it. */
+export function encodedWatchLine(ev: CachedEvent, type: 'ADDED' | 'MODIFIED' | 'DELETED'): string {
+  ev.encoded ??= {};
+  return (ev.encoded[type] ??= `${JSON.stringify({ type, object: ev.object })}\n`);
 }
 
 export type WatchItem = CachedEvent | { type: 'BOOKMARK'; revision: number } | { type: 'ERROR'; error: Error };
@@ -54,9 +62,14 @@ export class WatchCache {
   private readonly ac = new AbortController();
   readonly ready: Promise<void>;
 
+  /**
+   * Objects in the cache are shared read-only by every list and watch: `prepare` (the registry's
+   * apiVersion/kind) is applied once when they are decoded, and nobody edits them afterwards.
+   */
   constructor(
     private readonly store: Store,
     readonly prefix: string,
+    private readonly prepare: (obj: K8sObject) => K8sObject = (o) => o,
     private readonly onError: (err: unknown) => void = () => {},
   ) {
     this.ready = this.run();
@@ -80,7 +93,7 @@ export class WatchCache {
     do {
       const page = await this.store.list(this.prefix, { limit: 5000, continueFrom: token });
       revision = page.revision;
-      for (const item of page.items) this.objects.set(item.key, decodeObject(item));
+      for (const item of page.items) this.objects.set(item.key, this.prepare(decodeObject(item)));
       token = page.continue;
     } while (token);
     return revision;
@@ -103,12 +116,16 @@ export class WatchCache {
             if (e.revision > this.revision) this.advance(e.revision);
             continue;
           }
+          const decode = (o: StoredObject) => this.prepare(decodeObject(o));
+          const key0 = e.type === 'deleted' ? e.prev.key : e.object.key;
+          // The previous version is the one in memory; decode only if the cache somehow lacks it.
+          const prev = (): K8sObject => this.objects.get(key0) ?? decode((e as { prev: StoredObject }).prev);
           const ev: CachedEvent =
             e.type === 'created'
-              ? { type: 'ADDED', revision: e.revision, object: decodeObject(e.object) }
+              ? { type: 'ADDED', revision: e.revision, object: decode(e.object) }
               : e.type === 'updated'
-                ? { type: 'MODIFIED', revision: e.revision, object: decodeObject(e.object), prev: decodeObject(e.prev) }
-                : { type: 'DELETED', revision: e.revision, object: withRevision(decodeObject(e.prev), e.revision), prev: decodeObject(e.prev) };
+                ? { type: 'MODIFIED', revision: e.revision, object: decode(e.object), prev: prev() }
+                : { type: 'DELETED', revision: e.revision, object: withRevision(decode(e.prev), e.revision), prev: prev() };
           const key = e.type === 'deleted' ? e.prev.key : e.object.key;
           if (ev.type === 'DELETED') this.objects.delete(key);
           else this.objects.set(key, ev.object);
@@ -252,11 +269,12 @@ export class WatchCache {
    */
   async *storeWatch(from: number, signal: AbortSignal): AsyncIterable<WatchItem> {
     try {
+      const decode = (o: StoredObject) => this.prepare(decodeObject(o));
       for await (const e of this.store.watch(this.prefix, from, signal)) {
         if (e.type === 'progress') continue;
-        if (e.type === 'created') yield { type: 'ADDED', revision: e.revision, object: decodeObject(e.object) };
-        else if (e.type === 'updated') yield { type: 'MODIFIED', revision: e.revision, object: decodeObject(e.object), prev: decodeObject(e.prev) };
-        else yield { type: 'DELETED', revision: e.revision, object: withRevision(decodeObject(e.prev), e.revision), prev: decodeObject(e.prev) };
+        if (e.type === 'created') yield { type: 'ADDED', revision: e.revision, object: decode(e.object) };
+        else if (e.type === 'updated') yield { type: 'MODIFIED', revision: e.revision, object: decode(e.object), prev: decode(e.prev) };
+        else yield { type: 'DELETED', revision: e.revision, object: withRevision(decode(e.prev), e.revision), prev: decode(e.prev) };
       }
     } catch (err) {
       if (isStorageError(err, 'TooOldRevision')) {
