@@ -162,11 +162,12 @@ export class SqliteKV implements KV {
     try {
       mkdirSync(dirname(opts.path), { recursive: true });
       db = new Database(opts.path, { timeout: opts.busyTimeoutMs ?? 1000 });
+      // One process owns the file: a second opener gets SQLITE_BUSY, and the WAL index lives
+      // in our heap instead of a shared-memory file. This must come before anything reads the
+      // file, or a database already in WAL mode maps the -shm file first.
+      db.pragma('locking_mode = EXCLUSIVE');
       // Before any table exists, so freed pages can be given back to the file system.
       db.pragma('auto_vacuum = INCREMENTAL');
-      // One process owns the file: a second opener gets SQLITE_BUSY, and the WAL index lives
-      // in our heap instead of a shared-memory file.
-      db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.durable === false ? 'OFF' : 'FULL'}`);
       db.pragma(`wal_autocheckpoint = ${opts.walAutocheckpointPages ?? 1000}`);
