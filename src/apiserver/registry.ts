@@ -6,7 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { storagePrefix, type ResourceType } from '../api/catalog.js';
 import type { Store } from '../storage/store.js';
+import { conversionFor, type Conversion } from './conversion.js';
 import { applyDefaults } from './defaults.js';
+
+const IDENTITY = conversionFor('', '');
 import {
   OBJECT_MODIFIED,
   StatusError,
@@ -53,6 +56,7 @@ export class ResourceRegistry {
   readonly gr: GroupResource;
   readonly prefix: string;
   private cache: WatchCache | undefined;
+  private readonly conversion: Conversion;
 
   constructor(
     type: ResourceType,
@@ -60,6 +64,7 @@ export class ResourceRegistry {
   ) {
     this.type = type;
     this.gr = { group: type.group, resource: type.plural };
+    this.conversion = conversionFor(type.group, type.plural);
     const prefix = storagePrefix(type);
     if (!prefix) throw new Error(`${type.plural} is not stored`);
     this.prefix = prefix;
@@ -97,11 +102,17 @@ export class ResourceRegistry {
     return o ? this.withType(decodeObject(o)) : undefined;
   }
 
-  /** Objects carry the apiVersion/kind of the resource they are served as (events.k8s.io shares storage). */
+  /** Objects carry the apiVersion/kind (and, for events.k8s.io, the fields) of the resource they are served as. */
   withType(obj: K8sObject): K8sObject {
+    if (this.conversion !== IDENTITY && obj.apiVersion !== this.apiVersion) return this.conversion.fromStorage(obj) as K8sObject;
     obj.apiVersion = this.apiVersion;
     obj.kind = this.type.kind;
     return obj;
+  }
+
+  /** The bytes stored for a served object (converted when this resource shares another's storage). */
+  private encodeForStorage(obj: K8sObject): Buffer {
+    return encode(this.conversion === IDENTITY ? obj : (this.conversion.toStorage(obj) as K8sObject));
   }
 
   /** Defaulting and validation, then the write. `obj` is already named and namespaced. */
@@ -138,7 +149,7 @@ export class ResourceRegistry {
     if (opts.dryRun) return this.withType(obj);
     const key = this.key(obj.metadata.namespace, obj.metadata.name);
     const ttl = this.type.kind === 'Event' ? 3600 : undefined;
-    const r = await this.store.create(key, encode(obj), { ttlSeconds: ttl });
+    const r = await this.store.create(key, this.encodeForStorage(obj), { ttlSeconds: ttl });
     if (!r.ok) throw alreadyExists(this.gr, obj.metadata.name);
     obj.metadata.resourceVersion = String(r.object.modRevision);
     return this.withType(obj);
@@ -191,7 +202,7 @@ export class ResourceRegistry {
       next.metadata.resourceVersion = String(d.revision);
       return this.withType(next);
     }
-    const r = await this.store.update(key, encode(next), Number(cm.resourceVersion));
+    const r = await this.store.update(key, this.encodeForStorage(next), Number(cm.resourceVersion));
     if (!r.ok) throw r.reason === 'NotFound' ? notFound(this.gr, cm.name) : conflict(this.gr, cm.name, OBJECT_MODIFIED);
     m.resourceVersion = String(r.object.modRevision);
     return this.withType(next);
@@ -262,7 +273,7 @@ export class ResourceRegistry {
         throw conflict(this.gr, name, OBJECT_MODIFIED);
       }
       delete next.metadata.resourceVersion;
-      const r = await this.store.update(this.key(namespace, name), encode(next), Number(m.resourceVersion));
+      const r = await this.store.update(this.key(namespace, name), this.encodeForStorage(next), Number(m.resourceVersion));
       if (r.ok) {
         next.metadata.resourceVersion = String(r.object.modRevision);
         return { object: this.withType(next), gone: false };
