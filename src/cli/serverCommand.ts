@@ -1,6 +1,5 @@
 // `k8ts server` from the command line: starts everything, prints where the kubeconfig is,
 // and shuts down cleanly on SIGINT/SIGTERM.
-import { startEtcdServer } from '../storage/etcd/server.js';
 import { startServer } from '../server/server.js';
 
 export interface ServerCommandOptions {
@@ -28,11 +27,12 @@ export async function runServerCommand(opts: ServerCommandOptions): Promise<void
     process.stderr.write(`k8ts server: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  let etcd: Awaited<ReturnType<typeof startEtcdServer>> | undefined;
+  let etcd: { url: string; close(): Promise<void> } | undefined;
   if (opts.datastoreListen) {
     if (opts.datastoreEndpoint && !opts.datastoreEndpoint.startsWith('sqlite')) {
       process.stderr.write('k8ts server: --datastore-listen serves the embedded datastore; it cannot be used with an etcd --datastore-endpoint\n');
     } else {
+      const { startEtcdServer } = await import('../storage/etcd/server.js');
       etcd = await startEtcdServer(server.kv, { listen: opts.datastoreListen, name: 'k8ts' });
     }
   }

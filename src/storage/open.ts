@@ -2,7 +2,6 @@
 // http(s)://host:port[,…] for etcd, with optional client TLS files.
 import { isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from './errors.js';
-import { EtcdKV } from './etcd/etcdKV.js';
 import type { KV } from './kv.js';
 import { SqliteKV } from './sqlite/sqliteKV.js';
 import { KVStore, type KVStoreOptions } from './store.js';
@@ -35,6 +34,8 @@ export async function openKV(opts: DatastoreOptions): Promise<KV> {
   if (bad) {
     throw new StorageError('InvalidRequest', `datastore endpoint "${bad}" is neither sqlite://PATH nor http(s)://HOST:PORT`);
   }
+  // gRPC is loaded only when an etcd is used; the embedded store starts faster without it.
+  const { EtcdKV } = await import('./etcd/etcdKV.js');
   return EtcdKV.connect({ endpoints, caFile: opts.caFile, certFile: opts.certFile, keyFile: opts.keyFile });
 }
 
