@@ -416,7 +416,9 @@ export class ApiServer {
         const body = await readBody(req);
         if (!name) throw methodNotAllowed();
         const ct = mediaType(req.headers['content-type']);
-        if (!(PATCH_TYPES as readonly string[]).includes(ct)) throw unsupportedMediaType(ct, [...PATCH_TYPES]);
+        // Custom resources have no patch-merge keys, so upstream refuses strategic merge for them.
+        const accepted = type.custom ? PATCH_TYPES.filter((t) => t !== 'application/strategic-merge-patch+json') : [...PATCH_TYPES];
+        if (!(accepted as readonly string[]).includes(ct)) throw unsupportedMediaType(ct, accepted);
         if (ct === 'application/apply-patch+yaml') labels.verb = 'APPLY';
         if (subresource === 'scale') {
           const current = scaleOf(rr, await handleGet(rr));
