@@ -158,6 +158,48 @@ describe('kubectl against k8ts server', () => {
     assert.match(await ok(['get', '--raw', '/readyz?verbose']), /readyz check passed/);
   });
 
+  it('serves a CustomResourceDefinition: its resources, columns, validation and cleanup', async () => {
+    const crd = file(
+      'crd.yaml',
+      `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: crontabs.stable.example.com}
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: crontabs, singular: crontab, kind: CronTab, shortNames: [ct]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              cronSpec: {type: string}
+              replicas: {type: integer, minimum: 1}
+    additionalPrinterColumns:
+    - {name: Spec, type: string, jsonPath: .spec.cronSpec}
+    - {name: Replicas, type: integer, jsonPath: .spec.replicas}
+`,
+    );
+    assert.match(await ok(['apply', '-f', crd]), /customresourcedefinition.apiextensions.k8s.io\/crontabs.stable.example.com created/);
+    assert.match(await ok(['wait', '--for=condition=Established', 'crd/crontabs.stable.example.com', '--timeout=10s']), /condition met/);
+    const ct = file('ct.yaml', 'apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: nightly}\nspec: {cronSpec: "0 3 * * *", replicas: 2}\n');
+    assert.match(await ok(['apply', '-f', ct]), /crontab.stable.example.com\/nightly created/);
+    assert.match(await ok(['get', 'ct']), /NAME\s+SPEC\s+REPLICAS\nnightly\s+0 3 \* \* \*\s+2/);
+    assert.match(await ok(['explain', 'crontab.spec']), /cronSpec/);
+    await ok(['patch', 'ct', 'nightly', '--type=merge', '-p', '{"spec":{"replicas":3}}']);
+    assert.equal(await ok(['get', 'ct', 'nightly', '-o', 'jsonpath={.spec.replicas}']), '3');
+    const bad = file('bad-ct.yaml', 'apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: bad}\nspec: {replicas: 0}\n');
+    assert.match(await fails(['apply', '-f', bad]), /spec.replicas in body should be greater than or equal to 1/);
+    assert.match(await ok(['delete', 'crd', 'crontabs.stable.example.com']), /deleted/);
+    assert.match((await s.kubectl(['get', 'ct'])).stderr, /the server doesn't have a resource type "ct"|NotFound|not find/);
+  });
+
   for (const version of ['1.27', '1.33']) {
     it(`works with kubectl ${version}`, async (t) => {
       const bin = sdkKubectl(version);
