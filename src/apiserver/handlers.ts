@@ -308,7 +308,7 @@ export async function handleWatch(req: ResourceRequest, res: ServerResponse, for
         ? cache.storeWatch(from, ac.signal)
         : cache.watch(from, { initial, signal: ac.signal, bookmarkMs: bookmarks ? 60_000 : undefined });
     let initialCount = -1;
-    if (initial) initialCount = (await cache.snapshot()).items.length;
+    if (initial) initialCount = cache.size;
     let seen = 0;
     const initialEnd = async () => {
       if (sendInitial === 'true' && bookmarks) write('BOOKMARK', bookmark(cache.revision, true));

@@ -14,6 +14,8 @@ export interface CachedEvent {
   object: K8sObject;
   /** The object before this event (MODIFIED, DELETED). */
   prev?: K8sObject | undefined;
+  /** `object` as JSON, when the cache already has it. */
+  raw?: string;
   /** The watch line of this event as each type a watcher may see it as, encoded once for all watchers. */
   encoded?: Partial<Record<'ADDED' | 'MODIFIED' | 'DELETED', string>>;
 }
@@ -21,7 +23,7 @@ export interface CachedEvent {
 /** The JSON watch line of `ev` seen as `type`, shared by every watcher that receives it. */
 export function encodedWatchLine(ev: CachedEvent, type: 'ADDED' | 'MODIFIED' | 'DELETED'): string {
   ev.encoded ??= {};
-  return (ev.encoded[type] ??= `${JSON.stringify({ type, object: ev.object })}\n`);
+  return (ev.encoded[type] ??= `{"type":"${type}","object":${ev.raw ?? JSON.stringify(ev.object)}}\n`);
 }
 
 export type WatchItem = CachedEvent | { type: 'BOOKMARK'; revision: number } | { type: 'ERROR'; error: Error };
@@ -43,7 +45,8 @@ export class TooOldResourceVersion extends Error {
   }
 }
 
-const HISTORY_EVENTS = 10_000;
+/** Events kept for watches that resume; older resumes are served from the store. */
+const HISTORY_EVENTS = 1000;
 const WATCHER_QUEUE = 10_000;
 
 interface Watcher {
@@ -51,7 +54,11 @@ interface Watcher {
 }
 
 export class WatchCache {
-  private readonly objects = new Map<string, K8sObject>();
+  /**
+   * The current objects as JSON (a third of their size as JS objects): lists and watches mostly
+   * serialize them, and parsing on demand is cheaper than holding every object decoded.
+   */
+  private readonly objects = new Map<string, string>();
   private readonly history: CachedEvent[] = [];
   /** Revision the cache is current at. */
   revision = 0;
@@ -63,8 +70,8 @@ export class WatchCache {
   readonly ready: Promise<void>;
 
   /**
-   * Objects in the cache are shared read-only by every list and watch: `prepare` (the registry's
-   * apiVersion/kind) is applied once when they are decoded, and nobody edits them afterwards.
+   * `prepare` (the registry's apiVersion/kind) is applied once when objects are decoded. Event
+   * objects are shared read-only by every watcher; snapshots hand out fresh copies.
    */
   constructor(
     private readonly store: Store,
@@ -91,9 +98,9 @@ export class WatchCache {
     let token: string | undefined;
     let revision = 0;
     do {
-      const page = await this.store.list(this.prefix, { limit: 5000, continueFrom: token });
+      const page = await this.store.list(this.prefix, { limit: 500, continueFrom: token });
       revision = page.revision;
-      for (const item of page.items) this.objects.set(item.key, this.prepare(decodeObject(item)));
+      for (const item of page.items) this.objects.set(item.key, JSON.stringify(this.prepare(decodeObject(item))));
       token = page.continue;
     } while (token);
     return revision;
@@ -119,7 +126,8 @@ export class WatchCache {
           const decode = (o: StoredObject) => this.prepare(decodeObject(o));
           const key0 = e.type === 'deleted' ? e.prev.key : e.object.key;
           // The previous version is the one in memory; decode only if the cache somehow lacks it.
-          const prev = (): K8sObject => this.objects.get(key0) ?? decode((e as { prev: StoredObject }).prev);
+          const known = this.objects.get(key0);
+          const prev = (): K8sObject => (known !== undefined ? (JSON.parse(known) as K8sObject) : decode((e as { prev: StoredObject }).prev));
           const ev: CachedEvent =
             e.type === 'created'
               ? { type: 'ADDED', revision: e.revision, object: decode(e.object) }
@@ -128,7 +136,10 @@ export class WatchCache {
                 : { type: 'DELETED', revision: e.revision, object: withRevision(decode(e.prev), e.revision), prev: prev() };
           const key = e.type === 'deleted' ? e.prev.key : e.object.key;
           if (ev.type === 'DELETED') this.objects.delete(key);
-          else this.objects.set(key, ev.object);
+          else {
+            ev.raw = JSON.stringify(ev.object);
+            this.objects.set(key, ev.raw);
+          }
           this.history.push(ev);
           if (this.history.length > HISTORY_EVENTS) this.oldest = this.history.shift()!.revision;
           since = e.revision;
@@ -185,15 +196,21 @@ export class WatchCache {
     });
   }
 
-  /** The cached object at a store key, if the cache has it (read-only). */
+  /** The cached object at a store key, if the cache has it (a fresh copy). */
   cached(key: string): K8sObject | undefined {
-    return this.objects.get(key);
+    const raw = this.objects.get(key);
+    return raw === undefined ? undefined : (JSON.parse(raw) as K8sObject);
   }
 
-  /** The current objects (read-only) and the revision they are current at. */
+  /** How many objects the cache holds. */
+  get size(): number {
+    return this.objects.size;
+  }
+
+  /** The current objects (fresh copies) and the revision they are current at. */
   async snapshot(): Promise<{ items: K8sObject[]; revision: number }> {
     await this.ready;
-    return { items: [...this.objects.values()], revision: this.revision };
+    return { items: [...this.objects.values()].map((raw) => JSON.parse(raw) as K8sObject), revision: this.revision };
   }
 
   /**
@@ -219,7 +236,7 @@ export class WatchCache {
     };
     // Registering and reading history happen in one synchronous step: nothing can slip between.
     if (opts.initial) {
-      for (const obj of this.objects.values()) queue.push({ type: 'ADDED', revision: this.revision, object: obj });
+      for (const raw of this.objects.values()) queue.push({ type: 'ADDED', revision: this.revision, object: JSON.parse(raw) as K8sObject, raw });
     } else if (from !== 'now') {
       if (from < this.oldest) throw new TooOldResourceVersion(from, this.oldest + 1);
       for (const ev of this.history) if (ev.revision > from) queue.push(ev);
