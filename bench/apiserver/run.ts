@@ -51,8 +51,9 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(): Promise<{ server: Server; coldStartMs: number }> {
-  const dir = tempDir('k8ts-bench-api-');
+/** Starts `k8ts server` on a fresh temp data dir, or on `reuse`'s (then the dir is kept on stop). */
+async function startServer(reuse?: { path: string; remove(): void }): Promise<{ server: Server; coldStartMs: number }> {
+  const dir = reuse ?? tempDir('k8ts-bench-api-');
   const port = await freePort();
   const t0 = now();
   const child = spawn(process.execPath, [BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--disable-agent'], {
@@ -91,7 +92,7 @@ async function startServer(): Promise<{ server: Server; coldStartMs: number }> {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
-    dir.remove();
+    if (!reuse) dir.remove();
   };
   return { server: { child, port, dir, call, agent, tls, stop }, coldStartMs };
 }
@@ -183,7 +184,7 @@ async function measureListAndRss(s: Server): Promise<Record<string, number>> {
   }
   await new Promise((r) => setTimeout(r, 3000));
   if (global.gc) global.gc();
-  return { 'list-ms': median(times), 'list-cache-ms': median(cacheTimes), 'idle-rss-mb': rssMB(s.child.pid!) };
+  return { 'list-ms': median(times), 'list-cache-ms': median(cacheTimes), 'busy-rss-mb': rssMB(s.child.pid!) };
 }
 
 /** WATCHERS watch configmaps; 200 creates; every watcher must see every event. */
@@ -256,7 +257,20 @@ async function main(): Promise<void> {
       add('raw', await measureRaw(dir.path));
       add('api', await measureListAndRss(server));
       add('api', await measureWatchers(server));
-      await server.stop();
+      // Idle memory: the same data dir (with the pods) served by a freshly started server, once its caches are loaded.
+      const keep = { path: server.dir.path, remove: () => {} };
+      await (async () => {
+        const exited = new Promise((r) => server.child.once('exit', r));
+        server.agent.destroy();
+        server.child.kill('SIGTERM');
+        await exited;
+      })();
+      const again = await startServer(keep);
+      add('api', { 'warm-start-ms': again.coldStartMs });
+      await new Promise((r) => setTimeout(r, 3000));
+      add('api', { 'idle-rss-mb': rssMB(again.server.child.pid!) });
+      await again.server.stop();
+      server.dir.remove();
       process.stderr.write(`repeat ${i + 1}/${REPEAT} done\n`);
     }
   } finally {
@@ -274,7 +288,9 @@ async function main(): Promise<void> {
   lines.push(`| cold start (fresh data dir, incl. PKI) to /readyz ok, ms | ${f(m('api', 'cold-start-ms'))} |`);
   lines.push(`| list ${LIST_PODS} pods (consistent read from the store), ms | ${f(m('api', 'list-ms'))} |`);
   lines.push(`| list ${LIST_PODS} pods with resourceVersion=0 (watch cache), ms | ${f(m('api', 'list-cache-ms'))} |`);
-  lines.push(`| idle RSS with ${LIST_PODS} pods stored, MB | ${f(m('api', 'idle-rss-mb'))} |`);
+  lines.push(`| restart on that data dir (${LIST_PODS} pods) to /readyz ok, ms | ${f(m('api', 'warm-start-ms'))} |`);
+  lines.push(`| idle RSS with ${LIST_PODS} pods stored (restarted server, caches loaded), MB | ${f(m('api', 'idle-rss-mb'))} |`);
+  lines.push(`| RSS right after creating them and 10 lists of all of them, MB | ${f(m('api', 'busy-rss-mb'))} |`);
   lines.push(`| ${WATCHERS} watchers × 200 events: delivered, % | ${f(m('api', 'watch-delivered-pct'), 2)} |`);
   lines.push(`| ${WATCHERS} watchers: delivery p50 / p99, ms | ${f(m('api', 'watch-p50-ms'), 1)} / ${f(m('api', 'watch-p99-ms'), 1)} |`);
   process.stdout.write(`${lines.join('\n')}\n`);

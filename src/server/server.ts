@@ -109,8 +109,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     },
     openapi: hooks.openapi,
   });
-  // Every resource's watch cache starts now, so lists and watches meet in one history.
-  await api.warm();
+  // Every resource's watch cache starts loading now, in the background: requests that need a
+  // cache wait for it, and watches older than a cache's start are served from the store.
+  void api.warm().catch((err: unknown) => log.warn({ err }, 'a watch cache failed to load'));
   const { port } = await api.listen(opts.httpsListenPort, opts.bindAddress);
   await bootstrapSystemObjects(api, { advertiseAddress: advertise, port, serviceIP });
   const nsDefaults = new NamespaceDefaults(api, pki.ca.certPem);
