@@ -3,7 +3,8 @@
 // /openapi/v3, and a naive object store, enough for kubectl explain and kubectl apply.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { groupVersion, type ResourceType } from '../../../src/api/catalog.js';
+import type { ResourceType } from '../../../src/api/catalog.js';
+import { discoveryDocument } from '../../support/discoveryDocs.js';
 import { openapiV2Json, openapiV3Discovery, openapiV3Json } from '../../../src/api/openapi/index.js';
 import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, openapiV2FormatFor, openapiV2Protobuf } from '../../../src/api/openapi/protobuf/index.js';
 
@@ -37,38 +38,6 @@ export interface ProtobufServerOptions {
 
 const NOT_FOUND = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
 
-function discovery(resources: readonly ResourceType[], path: string): object | undefined {
-  const groups = new Map<string, string[]>();
-  for (const r of resources) {
-    if (r.group === '') continue;
-    const versions = groups.get(r.group) ?? [];
-    if (!versions.includes(r.version)) versions.push(r.version);
-    groups.set(r.group, versions);
-  }
-  const group = (name: string, versions: readonly string[]) => ({
-    name,
-    versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
-    preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
-  });
-  if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] };
-  if (path === '/apis') return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups].map(([n, v]) => group(n, v)) };
-  const gv = /^\/(?:api|apis\/([^/]+))\/([^/]+)$/.exec(path);
-  if (gv) {
-    const g = gv[1] ?? '';
-    const v = gv[2]!;
-    const rs = resources.filter((r) => r.group === g && r.version === v);
-    if (rs.length === 0) return undefined;
-    return {
-      kind: 'APIResourceList',
-      apiVersion: 'v1',
-      groupVersion: groupVersion({ group: g, version: v }),
-      resources: rs.map((r) => ({ name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: r.verbs, shortNames: r.shortNames })),
-    };
-  }
-  const g = /^\/apis\/([^/]+)$/.exec(path)?.[1];
-  if (g !== undefined && groups.has(g)) return { kind: 'APIGroup', apiVersion: 'v1', ...group(g, groups.get(g)!) };
-  return undefined;
-}
 
 export async function startProtobufServer(resources: readonly ResourceType[], options: ProtobufServerOptions = {}): Promise<ProtobufServer> {
   const { openapiV3 = true, refuseOpenapiV2 = false } = options;
@@ -108,7 +77,7 @@ export async function startProtobufServer(resources: readonly ResourceType[], op
       }
       const stored = objects.get(path);
       if (stored) return json(200, stored);
-      const d = req.method === 'GET' ? discovery(resources, path) : undefined;
+      const d = req.method === 'GET' ? discoveryDocument(resources, path) : undefined;
       return d ? json(200, JSON.stringify(d)) : json(404, NOT_FOUND);
     });
   });

@@ -2,44 +2,10 @@
 // the catalog plus the OpenAPI documents, enough for `kubectl explain` and kubectl's OpenAPI lookups.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { groupVersion, type ResourceType } from '../../../src/api/catalog.js';
+import type { ResourceType } from '../../../src/api/catalog.js';
+import { discoveryDocument } from '../../support/discoveryDocs.js';
 import { openapiV2Json, openapiV3Discovery, openapiV3Json } from '../../../src/api/openapi/index.js';
 
-function discovery(resources: readonly ResourceType[], path: string): object | undefined {
-  const groups = new Map<string, string[]>();
-  for (const r of resources) {
-    if (r.group === '') continue;
-    const versions = groups.get(r.group) ?? [];
-    if (!versions.includes(r.version)) versions.push(r.version);
-    groups.set(r.group, versions);
-  }
-  const group = (name: string, versions: string[]) => ({
-    name,
-    versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
-    preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
-  });
-  if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] };
-  if (path === '/apis') return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups].map(([n, v]) => group(n, v)) };
-  const m = /^\/(?:api|apis\/([^/]+))\/([^/]+)$/.exec(path);
-  if (m) {
-    const g = m[1] ?? '';
-    const v = m[2]!;
-    const rs = resources.filter((r) => r.group === g && r.version === v);
-    if (rs.length === 0) return undefined;
-    return {
-      kind: 'APIResourceList',
-      apiVersion: 'v1',
-      groupVersion: groupVersion({ group: g, version: v }),
-      resources: rs.flatMap((r) => [
-        { name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: r.verbs, shortNames: r.shortNames, categories: r.categories },
-        ...(r.subresources ?? []).map((s) => ({ name: `${r.plural}/${s}`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get'] })),
-      ]),
-    };
-  }
-  const gm = /^\/apis\/([^/]+)$/.exec(path);
-  if (gm && groups.has(gm[1]!)) return { kind: 'APIGroup', apiVersion: 'v1', ...group(gm[1]!, groups.get(gm[1]!)!) };
-  return undefined;
-}
 
 /** A request to an object path, as the mini server saw it (for asserting what kubectl sent). */
 export interface RecordedRequest {
@@ -95,7 +61,7 @@ export async function startMiniServer(resources: readonly ResourceType[]): Promi
       const doc = openapiV3Json(path.slice('/openapi/v3/'.length), resources);
       return doc ? send(200, doc.json) : send(404, '{}');
     }
-    const d = discovery(resources, path);
+    const d = discoveryDocument(resources, path);
     return d ? send(200, JSON.stringify(d)) : send(404, JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
