@@ -209,6 +209,8 @@ export class ResourceRegistry {
   }
 
   private gracefulDoneOnUpdate(obj: K8sObject): boolean {
+    // Namespaces also wait for their spec.finalizers (the namespace controller's `kubernetes`).
+    if (this.type.kind === 'Namespace' && this.type.group === '') return (obj.spec?.finalizers ?? []).length === 0;
     // Pods wait for the kubelet's confirmation (grace period 0) even without finalizers.
     return !(this.type.kind === 'Pod' && this.type.group === '' && (obj.metadata.deletionGracePeriodSeconds ?? 0) > 0);
   }

@@ -149,6 +149,15 @@ describe('kubectl against k8ts server', () => {
     assert.match(await ok(['-n', 'team-a', 'delete', 'cm', 'c2', '--cascade=orphan', '--wait=false']), /deleted/);
   });
 
+  it('deletes a namespace with everything in it', async () => {
+    await ok(['create', 'namespace', 'doomed']);
+    await ok(['-n', 'doomed', 'create', 'configmap', 'c', '--from-literal=a=b']);
+    await ok(['-n', 'doomed', 'create', 'deployment', 'd', '--image=busybox']);
+    assert.match(await ok(['delete', 'namespace', 'doomed', '--timeout=20s']), /namespace "doomed" deleted/);
+    assert.match(await fails(['get', 'namespace', 'doomed']), /namespaces "doomed" not found/);
+    assert.equal((await ok(['get', 'cm,deploy', '-n', 'doomed', '-o', 'name'])).trim(), '');
+  });
+
   it('answers auth, tokens, events, metrics and proxy-less subresources', async () => {
     assert.match(await ok(['auth', 'whoami']), /kubernetes-admin|system:masters/);
     assert.match(await ok(['create', 'token', 'default']), /^eyJ/);
