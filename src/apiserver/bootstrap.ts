@@ -16,7 +16,11 @@ export interface BootstrapOptions {
   serviceIP: string;
 }
 
-async function ensure(api: ApiServer, group: string, plural: string, obj: K8sObject, update?: (current: K8sObject) => K8sObject | undefined): Promise<void> {
+/**
+ * Creates `obj` unless it exists (losing a create race is fine); if it exists, `update` may
+ * return a changed copy of the current object to write.
+ */
+export async function ensureObject(api: ApiServer, group: string, plural: string, obj: K8sObject, update?: (current: K8sObject) => K8sObject | undefined): Promise<void> {
   const reg = api.registryFor(group, plural)!;
   const current = await reg.tryGet(obj.metadata.namespace, obj.metadata.name);
   if (!current) {
@@ -34,13 +38,13 @@ async function ensure(api: ApiServer, group: string, plural: string, obj: K8sObj
 
 export async function bootstrapSystemObjects(api: ApiServer, opts: BootstrapOptions): Promise<void> {
   for (const name of SYSTEM_NAMESPACES) {
-    await ensure(api, '', 'namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    await ensureObject(api, '', 'namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   }
   for (const [name, value, description] of [
     ['system-node-critical', 2000001000, 'Used for system critical pods that must not be moved from their current node.'],
     ['system-cluster-critical', 2000000000, 'Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.'],
   ] as const) {
-    await ensure(api, 'scheduling.k8s.io', 'priorityclasses', {
+    await ensureObject(api, 'scheduling.k8s.io', 'priorityclasses', {
       apiVersion: 'scheduling.k8s.io/v1',
       kind: 'PriorityClass',
       metadata: { name },
@@ -50,7 +54,7 @@ export async function bootstrapSystemObjects(api: ApiServer, opts: BootstrapOpti
     });
   }
   const labels = { component: 'apiserver', provider: 'kubernetes' };
-  await ensure(
+  await ensureObject(
     api,
     '',
     'services',
@@ -74,7 +78,7 @@ export async function bootstrapSystemObjects(api: ApiServer, opts: BootstrapOpti
     },
   );
   const subsets = [{ addresses: [{ ip: opts.advertiseAddress }], ports: [{ name: 'https', port: opts.port, protocol: 'TCP' }] }];
-  await ensure(
+  await ensureObject(
     api,
     '',
     'endpoints',
@@ -86,7 +90,7 @@ export async function bootstrapSystemObjects(api: ApiServer, opts: BootstrapOpti
     endpoints: [{ addresses: [opts.advertiseAddress], conditions: { ready: true } }],
     ports: [{ name: 'https', port: opts.port, protocol: 'TCP' }],
   };
-  await ensure(
+  await ensureObject(
     api,
     'discovery.k8s.io',
     'endpointslices',
@@ -98,12 +102,4 @@ export async function bootstrapSystemObjects(api: ApiServer, opts: BootstrapOpti
     },
     (es) => (JSON.stringify(es.endpoints) === JSON.stringify(slice.endpoints) && JSON.stringify(es.ports) === JSON.stringify(slice.ports) ? undefined : { ...es, ...slice }),
   );
-}
-
-/**
- * Until the controller manager runs its ServiceAccount controller, the server keeps a `default`
- * ServiceAccount in each namespace so pods and `kubectl create token default` work.
- */
-export async function ensureDefaultServiceAccount(api: ApiServer, namespace: string): Promise<void> {
-  await ensure(api, '', 'serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace } });
 }

@@ -9,7 +9,7 @@ import { SelectorParseError, matches, parseLabelSelector, type Requirement } fro
 import { isStorageError } from '../storage/errors.js';
 import type { Store } from '../storage/store.js';
 import { decodeBody, type PatchType, type ResponseForm } from './negotiate.js';
-import { generateNameSuffix, type DeleteOptions, type ResourceRegistry } from './registry.js';
+import { generateNameSuffix, nowTimestamp, type DeleteOptions, type ResourceRegistry } from './registry.js';
 import {
   StatusError,
   badRequest,
@@ -284,7 +284,7 @@ export async function handleWatch(req: ResourceRequest, res: ServerResponse, for
   signal.addEventListener('abort', stop, { once: true });
   const limitMs = (timeoutSeconds && timeoutSeconds > 0 ? timeoutSeconds : 1800 * (1 + Math.random())) * 1000;
   const timer = setTimeout(stop, limitMs);
-  res.writeHead(200, { 'Content-Type': form.form === 'table' ? 'application/json' : 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
   res.flushHeaders();
   let headersSent = false;
   const write = (type: string, object: Obj): boolean => {
@@ -541,7 +541,7 @@ async function deleteNamespace(req: ResourceRequest, reg: ResourceRegistry, opts
       return { code: 200, body: deletedStatus(req, object) };
     }
     const next = structuredClone(current);
-    next.metadata.deletionTimestamp ??= new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    next.metadata.deletionTimestamp ??= nowTimestamp();
     next.metadata.deletionGracePeriodSeconds ??= 0;
     next.status = { ...(next.status ?? {}), phase: 'Terminating' };
     if (opts.dryRun) return { code: 200, body: next };

@@ -4,6 +4,7 @@
 // k8ts's controller manager lands, the server runs them, level-triggered from the namespaces'
 // watch cache, so nothing here holds state of its own.
 import { logger } from '../util/log.js';
+import { ensureObject } from './bootstrap.js';
 import type { ApiServer } from './server.js';
 import { StatusError } from './status.js';
 import type { K8sObject } from './watchCache.js';
@@ -109,17 +110,13 @@ export class NamespaceDefaults {
   }
 
   private async ensure(plural: string, obj: K8sObject, stale?: (current: K8sObject) => boolean): Promise<void> {
-    const reg = this.api.registryFor('', plural)!;
     try {
-      const current = await reg.tryGet(obj.metadata.namespace, obj.metadata.name);
-      if (!current) {
-        reg.prepareForCreate(obj);
-        await reg.create(obj);
-      } else if (stale?.(current)) {
-        await reg.update(current, { ...current, ...obj, metadata: { ...current.metadata } });
-      }
+      await ensureObject(this.api, '', plural, obj, (current) =>
+        stale?.(current) ? { ...current, ...obj, metadata: { ...current.metadata } } : undefined,
+      );
     } catch (err) {
-      if (err instanceof StatusError && (err.reason === 'AlreadyExists' || err.reason === 'Conflict')) return;
+      // Someone else wrote it meanwhile; the next watch event brings this loop back.
+      if (err instanceof StatusError && err.reason === 'Conflict') return;
       throw err;
     }
   }

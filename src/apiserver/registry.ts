@@ -33,7 +33,9 @@ export function generateNameSuffix(): string {
   return s;
 }
 
-export const nowTimestamp = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** An API timestamp (RFC 3339, whole seconds) `seconds` from now. */
+export const timestampIn = (seconds: number): string => new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const nowTimestamp = (): string => timestampIn(0);
 
 /** Kinds whose metadata.generation tracks spec changes. */
 const NO_GENERATION = new Set(['/Event', 'events.k8s.io/Event', '/ConfigMap', '/Secret', '/Endpoints', 'coordination.k8s.io/Lease', '/ServiceAccount']);
@@ -261,11 +263,11 @@ export class ResourceRegistry {
       const next = structuredClone(current);
       next.metadata.finalizers = finalizers.length > 0 ? finalizers : undefined;
       if (!m.deletionTimestamp) {
-        next.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        next.metadata.deletionTimestamp = timestampIn(grace);
         next.metadata.deletionGracePeriodSeconds = grace;
       } else if (grace < (m.deletionGracePeriodSeconds ?? Infinity)) {
         // A shorter grace period may shorten a deletion in progress, never lengthen it.
-        next.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        next.metadata.deletionTimestamp = timestampIn(grace);
         next.metadata.deletionGracePeriodSeconds = grace;
       }
       if (this.type.kind === 'Pod' && grace === 0 && finalizers.length === 0) {

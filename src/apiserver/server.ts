@@ -7,6 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { stringify as toYaml } from 'yaml';
 import { BUILTIN_RESOURCES, groupVersion, type ResourceType } from '../api/catalog.js';
+import { fromLabelSelector, matches } from '../api/labels.js';
 import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, openapiV2FormatFor } from '../api/openapi/protobuf/index.js';
 import { isStorageError } from '../storage/errors.js';
 import type { Store } from '../storage/store.js';
@@ -564,11 +565,10 @@ export class ApiServer {
     const pods = this.registryFor('', 'pods')!;
     const pod = await pods.get(rr.namespace, rr.name!);
     const pdbs = this.registryFor('policy', 'poddisruptionbudgets')!;
-    const { matches: labelsMatch, fromLabelSelector } = await import('../api/labels.js');
     const list = await pdbs.store.list(pdbs.listPrefix(rr.namespace));
     for (const item of list.items) {
       const pdb = JSON.parse(item.value.toString('utf8')) as Obj;
-      if (!labelsMatch(fromLabelSelector(pdb.spec?.selector), pod.metadata.labels)) continue;
+      if (!matches(fromLabelSelector(pdb.spec?.selector), pod.metadata.labels)) continue;
       if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed' || pod.status?.phase === 'Pending') continue;
       if ((pdb.status?.disruptionsAllowed ?? 0) < 1) {
         const err = new StatusError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
