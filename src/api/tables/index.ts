@@ -15,7 +15,7 @@ export type * from './types.js';
 export type { GroupKind } from './registry.js';
 export { printedKinds, printerFor } from './registry.js';
 export { humanDuration, ageSince } from './humanDuration.js';
-export { canonicalQuantity } from './quantity.js';
+export { canonicalQuantity } from '../quantity.js';
 export { compileCustomResourceColumns, DEFAULT_CUSTOM_RESOURCE_COLUMNS } from './customResource.js';
 export { compileJsonPath, JsonPathError } from './jsonPath.js';
 

@@ -4,7 +4,7 @@ import type { Scale } from 'kubernetes-types/autoscaling/v1.js';
 import type { HorizontalPodAutoscaler, MetricSpec, MetricStatus, MetricTarget } from 'kubernetes-types/autoscaling/v2.js';
 import { ageSince } from '../humanDuration.js';
 import { AGE_COLUMN, column, NAME_COLUMN, printer } from '../printer.js';
-import { canonicalQuantity } from '../quantity.js';
+import { canonicalQuantity } from '../../quantity.js';
 
 const MAX_METRICS = 2;
 

@@ -13,7 +13,7 @@ import type {
 import { containerCells, formatLabels } from '../format.js';
 import { ageSince } from '../humanDuration.js';
 import { AGE_COLUMN, column, CONTAINERS_COLUMN, IMAGES_COLUMN, NAME_COLUMN, printer, SELECTOR_COLUMN } from '../printer.js';
-import { canonicalQuantity } from '../quantity.js';
+import { canonicalQuantity } from '../../quantity.js';
 
 export const configMapPrinter = printer<ConfigMap>(
   [NAME_COLUMN, column('Data', 'string', 'How many keys the configmap holds (data and binaryData together).'), AGE_COLUMN],

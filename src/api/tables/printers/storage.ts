@@ -4,7 +4,7 @@ import type { PersistentVolume, PersistentVolumeClaim } from 'kubernetes-types/c
 import type { CSIDriver, CSINode, StorageClass, VolumeAttachment } from 'kubernetes-types/storage/v1.js';
 import { ageSince } from '../humanDuration.js';
 import { AGE_COLUMN, column, NAME_COLUMN, printer, wide } from '../printer.js';
-import { canonicalQuantity } from '../quantity.js';
+import { canonicalQuantity } from '../../quantity.js';
 
 /** The beta annotation that, when present, names the class instead of spec.storageClassName. */
 export const BETA_STORAGE_CLASS_ANNOTATION = 'volume.beta.kubernetes.io/storage-class';

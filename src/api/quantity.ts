@@ -93,3 +93,37 @@ export function canonicalQuantity(q: string | number | undefined | null): string
   }
   return decimal(p, p.format);
 }
+
+/** Whether text is a well-formed quantity. */
+export function isQuantity(q: string | number): boolean {
+  return parse(String(q)) !== undefined;
+}
+
+function scaled(q: string | number | undefined | null, exponent: number): number {
+  if (q === undefined || q === null) return 0;
+  const p = parse(String(q));
+  if (!p) return 0;
+  // value × 10^-exponent, rounded up (away from zero) as Quantity.ScaledValue does.
+  const shift = p.exponent - exponent;
+  if (shift >= 0) return Number(p.mantissa * 10n ** BigInt(shift));
+  const div = 10n ** BigInt(-shift);
+  const m = p.mantissa;
+  const q0 = m / div;
+  return Number(m % div === 0n ? q0 : m > 0n ? q0 + 1n : q0 - 1n);
+}
+
+/**
+ * Quantity.MilliValue(): the value in thousandths, rounded up — how upstream counts cpu
+ * (`500m` → 500, `1` → 1000, `0.1` → 100). A missing or malformed quantity counts as 0.
+ */
+export function milliValue(q: string | number | undefined | null): number {
+  return scaled(q, -3);
+}
+
+/**
+ * Quantity.Value(): the integer value, rounded up — how upstream counts memory, storage, pods and
+ * extended resources (`1Gi` → 1073741824, `1.5` → 2). A missing or malformed quantity counts as 0.
+ */
+export function quantityValue(q: string | number | undefined | null): number {
+  return scaled(q, 0);
+}
