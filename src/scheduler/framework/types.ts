@@ -283,7 +283,7 @@ export function isPlugin<K extends keyof AllExtensionPoints>(p: Plugin, point: K
   return typeof (p as unknown as Record<string, unknown>)[METHOD_OF[point]] === 'function';
 }
 
-interface AllExtensionPoints {
+export interface AllExtensionPoints {
   preEnqueue: PreEnqueuePlugin;
   queueSort: QueueSortPlugin;
   preFilter: PreFilterPlugin;
