@@ -23,10 +23,8 @@ export class FitError extends Error {
     readonly diagnosis: Diagnosis,
   ) {
     super('');
-  }
-
-  override get message(): string {
-    return fitErrorMessage(this.numAllNodes, this.diagnosis);
+    // The message follows the diagnosis, which PostFilter completes after the error is raised.
+    Object.defineProperty(this, 'message', { get: () => fitErrorMessage(this.numAllNodes, this.diagnosis) });
   }
 }
 
