@@ -11,7 +11,7 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('server')
-    .description('start a single-node k8ts server: datastore and API server (the scheduler, controllers and agent join as they land)')
+    .description('start a single-node k8ts server: datastore, API server and scheduler (controllers and agent join as they land)')
     .option('--data-dir <dir>', 'state directory', defaultDataDir())
     .option('--https-listen-port <port>', 'HTTPS port of the API server', parsePort, 6443)
     .option('--bind-address <ip>', 'address the API server listens on', '0.0.0.0')
@@ -25,10 +25,24 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tls-san <name>', 'extra name or IP for the serving certificate (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--token-auth-file <file>', 'static bearer tokens (CSV: token,user,uid,"group1,group2")')
     .option('--disable-agent', 'run only the control plane (no kubelet on this machine)', false)
+    .option('--disable-scheduler', 'do not run the scheduler in this process', false)
     .option('--etcd-compaction-interval <duration>', 'how often history older than this is compacted (0 = never)', parseDuration, 5 * 60_000)
     .action(async (opts: ServerCommandOptions) => {
       const { runServerCommand } = await import('./serverCommand.js');
       await runServerCommand(opts);
+    });
+
+  program
+    .command('scheduler')
+    .description('run the scheduler against a cluster, like kube-scheduler')
+    .option('--kubeconfig <file>', 'kubeconfig of the cluster (default $KUBECONFIG or ~/.kube/config, or the config file\'s clientConnection.kubeconfig)')
+    .option('--config <file>', 'a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) file')
+    .option('--leader-elect [bool]', 'elect a leader on the kube-system/kube-scheduler Lease before scheduling (default true, or the config file\'s)', parseBool)
+    .option('--secure-port <port>', 'HTTPS port for /healthz and /metrics (0 = none)', parsePortOrZero, 10259)
+    .option('--bind-address <ip>', 'address for --secure-port', '0.0.0.0')
+    .action(async (opts: import('./schedulerCommand.js').SchedulerCommandOptions) => {
+      const { runSchedulerCommand } = await import('./schedulerCommand.js');
+      await runSchedulerCommand(opts);
     });
 
   const datastore = program.command('datastore').description('the embedded SQLite datastore');
@@ -61,6 +75,16 @@ export async function main(argv: string[]): Promise<void> {
     );
 
   await program.parseAsync(argv);
+}
+
+function parseBool(text: string | undefined): boolean {
+  if (text === undefined || text === 'true') return true;
+  if (text === 'false') return false;
+  throw new InvalidArgumentError(`"${text}" is not true or false`);
+}
+
+function parsePortOrZero(text: string): number {
+  return text === '0' ? 0 : parsePort(text);
 }
 
 /** Parses Go-style durations as upstream flags take them: 90s, 5m, 1h30m, 250ms; a bare number is seconds. */

@@ -16,6 +16,7 @@ export interface ServerCommandOptions {
   tlsSan: string[];
   tokenAuthFile?: string;
   disableAgent: boolean;
+  disableScheduler: boolean;
   etcdCompactionInterval: number;
 }
 

@@ -36,6 +36,8 @@ export interface ServerOptions {
   tokenAuthFile?: string | undefined;
   disableAgent?: boolean | undefined;
   serviceIP?: string | undefined;
+  /** Like k3s's --disable-scheduler: run no scheduler in this process. */
+  disableScheduler?: boolean | undefined;
   /** Like kube-apiserver's --etcd-compaction-interval: history older than this is compacted this often; 0 = never. */
   compactionIntervalMs?: number | undefined;
 }
@@ -77,6 +79,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
       onCompactionError: (err) => log.warn({ err }, 'automatic compaction failed'),
     },
   });
+  // Health of in-process components, for `kubectl get componentstatuses`.
+  const componentHealth: Record<string, (() => boolean) | undefined> = {};
   const authn = await createAuthentication({ pki, tokenAuthFile: opts.tokenAuthFile, store });
   let api: ApiServer;
   const registryFor = (group: string, plural: string) => api.registryFor(group, plural);
@@ -97,7 +101,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
           .currentRevision()
           .then(() => true)
           .catch(() => false);
+        const components = Object.entries(componentHealth)
+          .filter(([, ready]) => ready !== undefined)
+          .map(([name, ready]) => {
+            const ok = ready!();
+            return { kind: 'ComponentStatus', apiVersion: 'v1', metadata: { name }, conditions: [{ type: 'Healthy', status: ok ? 'True' : 'False', message: ok ? 'ok' : `${name} is not ready` }] };
+          });
         return [
+          ...components,
           {
             kind: 'ComponentStatus',
             apiVersion: 'v1',
@@ -129,12 +140,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     certPem: pki.admin.certPem,
     keyPem: pki.admin.keyPem,
   });
+  // The control-plane components are API clients over loopback HTTPS, each with its own identity,
+  // exactly as if they ran in their own processes (architecture rule 1).
+  const componentClient = async (user: string, component: string) => {
+    const { issueClientCertificate } = await import('../pki/ca.js');
+    const { RestClient } = await import('../client/restClient.js');
+    const cert = await issueClientCertificate(pki.ca, { user });
+    return new RestClient({ server: url, caPem: pki.ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem }, { component, qps: -1 });
+  };
+  let scheduler: { ready(): boolean; stop(): Promise<void> } | undefined;
+  if (!opts.disableScheduler) {
+    const { startScheduler } = await import('../scheduler/run.js');
+    const { parseSchedulerConfig } = await import('../scheduler/config.js');
+    scheduler = await startScheduler({ client: await componentClient('system:kube-scheduler', 'kube-scheduler'), config: parseSchedulerConfig(undefined), leaderElect: false });
+  }
+  componentHealth.scheduler = scheduler ? () => scheduler.ready() : undefined;
   log.info({ url, kubeconfig, ms: Math.round(performance.now() - t0) }, 'k8ts server is ready');
   return {
     kubeconfig,
     url,
     kv: store.kv,
     close: async () => {
+      await scheduler?.stop();
       nsDefaults.stop();
       crds.stop();
       await api.close();
