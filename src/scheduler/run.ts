@@ -104,17 +104,23 @@ export async function startScheduler(opts: StartSchedulerOptions): Promise<Runni
     factory.informerFor<T>(group, version, plural, fieldSelector ? { fieldSelector } : {});
   const pods = inf<Pod>('', 'v1', 'pods', 'status.phase!=Succeeded,status.phase!=Failed');
   const nodes = inf<Node>('', 'v1', 'nodes');
+  const namespaces = inf<Namespace>('', 'v1', 'namespaces');
+  const services = inf<Service>('', 'v1', 'services');
+  const pvcs = inf<PersistentVolumeClaim>('', 'v1', 'persistentvolumeclaims');
+  const pvs = inf<PersistentVolume>('', 'v1', 'persistentvolumes');
+  const storageClasses = inf<StorageClass & KubeObject>('storage.k8s.io', 'v1', 'storageclasses');
+  const csiNodes = inf<CSINode & KubeObject>('storage.k8s.io', 'v1', 'csinodes');
   const handle: FrameworkHandle = {
     snapshot: () => cache,
-    namespaces: inf<Namespace>('', 'v1', 'namespaces'),
-    services: inf<Service>('', 'v1', 'services'),
+    namespaces,
+    services,
     replicationControllers: inf<ReplicationController>('', 'v1', 'replicationcontrollers'),
     replicaSets: inf<ReplicaSet>('apps', 'v1', 'replicasets'),
     statefulSets: inf<StatefulSet>('apps', 'v1', 'statefulsets'),
-    persistentVolumeClaims: inf<PersistentVolumeClaim>('', 'v1', 'persistentvolumeclaims'),
-    persistentVolumes: inf<PersistentVolume>('', 'v1', 'persistentvolumes'),
-    storageClasses: inf<StorageClass>('storage.k8s.io', 'v1', 'storageclasses'),
-    csiNodes: inf<CSINode>('storage.k8s.io', 'v1', 'csinodes'),
+    persistentVolumeClaims: pvcs,
+    persistentVolumes: pvs,
+    storageClasses,
+    csiNodes,
     podDisruptionBudgets: inf<PodDisruptionBudget>('policy', 'v1', 'poddisruptionbudgets'),
   };
   const frameworks: Framework[] = [];
@@ -142,21 +148,22 @@ export async function startScheduler(opts: StartSchedulerOptions): Promise<Runni
     onUpdate: (o, p) => scheduler.onPodUpdate(o, p),
     onDelete: (p) => scheduler.onPodDelete(p),
   });
-  const others: Array<[SharedInformer<KubeObject>, EventResource]> = [
-    [handle.persistentVolumeClaims as SharedInformer<KubeObject>, 'PersistentVolumeClaim'],
-    [handle.persistentVolumes as SharedInformer<KubeObject>, 'PersistentVolume'],
-    [handle.storageClasses as SharedInformer<KubeObject>, 'StorageClass'],
-    [handle.csiNodes as SharedInformer<KubeObject>, 'CSINode'],
-    [handle.namespaces as SharedInformer<KubeObject>, 'Namespace'],
-    [handle.services as SharedInformer<KubeObject>, 'Service'],
-  ];
-  for (const [i, resource] of others) {
+  const moveOn = <T extends KubeObject>(i: SharedInformer<T>, resource: EventResource) =>
     i.addEventHandler({
-      onAdd: (o, initial) => !initial && scheduler.onOtherEvent(resource, 'add', undefined, o),
-      onUpdate: (o, n) => o !== n && scheduler.onOtherEvent(resource, 'update', o, n),
+      onAdd: (o, initial) => {
+        if (!initial) scheduler.onOtherEvent(resource, 'add', undefined, o);
+      },
+      onUpdate: (o, n) => {
+        if (o !== n) scheduler.onOtherEvent(resource, 'update', o, n);
+      },
       onDelete: (o) => scheduler.onOtherEvent(resource, 'delete', o, undefined),
     });
-  }
+  moveOn(pvcs, 'PersistentVolumeClaim');
+  moveOn(pvs, 'PersistentVolume');
+  moveOn(storageClasses, 'StorageClass');
+  moveOn(csiNodes, 'CSINode');
+  moveOn(namespaces, 'Namespace');
+  moveOn(services, 'Service');
   let ready = false;
   let loop: Promise<void> | undefined;
   const lead = async (signal: AbortSignal) => {
@@ -203,8 +210,8 @@ export async function startScheduler(opts: StartSchedulerOptions): Promise<Runni
       ac.abort();
       await loop?.catch(() => undefined);
       factory.shutdown();
-      await recorder.flush?.();
-      recorder.stop?.();
+      await recorder.flush();
+      recorder.shutdown();
     },
   };
 }
