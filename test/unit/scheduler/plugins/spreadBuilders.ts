@@ -230,3 +230,63 @@ export function fakeHandle(c: FakeCluster = {}): FrameworkHandle & { snap: FakeS
 export function namespace(name: string, labels: Labels = {}): Namespace {
   return { metadata: { name, labels } };
 }
+
+export interface ClaimOptions {
+  ns?: string;
+  class?: string;
+  volumeName?: string;
+  /** Adds pv.kubernetes.io/bind-completed, as the PV controller does once bound. */
+  bound?: boolean;
+  accessModes?: string[];
+  storage?: string;
+  annotations?: Record<string, string>;
+  phase?: string;
+}
+
+export function makeClaim(name: string, o: ClaimOptions = {}): PersistentVolumeClaim {
+  const annotations = { ...(o.annotations ?? {}), ...(o.bound ? { 'pv.kubernetes.io/bind-completed': 'yes' } : {}) };
+  return {
+    metadata: { name, namespace: o.ns ?? 'default', uid: `uid-pvc-${name}`, annotations },
+    spec: {
+      accessModes: o.accessModes ?? ['ReadWriteOnce'],
+      resources: { requests: { storage: o.storage ?? '1Gi' } },
+      ...(o.class !== undefined ? { storageClassName: o.class } : {}),
+      ...(o.volumeName ? { volumeName: o.volumeName } : {}),
+    },
+    status: { phase: o.phase ?? (o.bound ? 'Bound' : 'Pending') },
+  };
+}
+
+export interface VolumeOptions {
+  class?: string;
+  capacity?: string;
+  accessModes?: string[];
+  labels?: Record<string, string>;
+  /** Required node affinity: `key In values`. */
+  nodeAffinity?: { key: string; values: string[] };
+  claimRef?: { name: string; namespace?: string; uid?: string };
+  phase?: string;
+}
+
+export function makeVolume(name: string, o: VolumeOptions = {}): PersistentVolume {
+  return {
+    metadata: { name, labels: o.labels ?? {} },
+    spec: {
+      capacity: { storage: o.capacity ?? '1Gi' },
+      accessModes: o.accessModes ?? ['ReadWriteOnce'],
+      ...(o.class !== undefined ? { storageClassName: o.class } : {}),
+      ...(o.nodeAffinity ? { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: o.nodeAffinity.key, operator: 'In', values: o.nodeAffinity.values }] }] } } } : {}),
+      ...(o.claimRef ? { claimRef: { namespace: 'default', ...o.claimRef } } : {}),
+    },
+    status: { phase: o.phase ?? (o.claimRef ? 'Bound' : 'Available') },
+  };
+}
+
+export function makeStorageClass(name: string, mode: 'Immediate' | 'WaitForFirstConsumer' | undefined, provisioner = 'example.com/csi', allowedZones?: string[]): StorageClass {
+  return {
+    metadata: { name },
+    provisioner,
+    ...(mode ? { volumeBindingMode: mode } : {}),
+    ...(allowedZones ? { allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: allowedZones }] }] } : {}),
+  };
+}
