@@ -277,13 +277,13 @@ class VolumeBindingPlugin implements PreFilterPlugin, FilterPlugin, ReservePlugi
     return eligible;
   }
 
-  filter(state: CycleState, pod: Readonly<Pod>, nodeInfo: NodeInfo): MaybeStatus {
+  filter(state: CycleState, _pod: Readonly<Pod>, nodeInfo: NodeInfo): MaybeStatus {
     const node = nodeInfo.node;
     if (!node) return errorStatus(new Error('node not found'));
     const s = state.read<VolumeBindingState>(STATE_KEY);
     if (!s) return errorStatus(new Error(`reading "${STATE_KEY}" from cycleState: not found`));
     if (!s.claims) return undefined;
-    const found = this.findPodVolumes(pod, s.claims, nodeInfo);
+    const found = this.findPodVolumes(s.claims, nodeInfo);
     if (found instanceof Error) return errorStatus(found);
     if (found.reasons.length > 0) return unresolvable(...found.reasons);
     s.podVolumesByNode.set(nodeInfo.name, found.podVolumes);
@@ -291,7 +291,7 @@ class VolumeBindingPlugin implements PreFilterPlugin, FilterPlugin, ReservePlugi
   }
 
   /** upstream's FindPodVolumes: why the node cannot serve the pod's claims, or what binding it needs. */
-  findPodVolumes(pod: Readonly<Pod>, claims: PodVolumeClaims, nodeInfo: NodeInfo): { podVolumes: PodVolumes; reasons: string[] } | Error {
+  private findPodVolumes(claims: PodVolumeClaims, nodeInfo: NodeInfo): { podVolumes: PodVolumes; reasons: string[] } | Error {
     const labels = nodeInfo.node?.metadata?.labels ?? {};
     let boundSatisfied = true;
     let boundPVsFound = true;
@@ -397,7 +397,7 @@ class VolumeBindingPlugin implements PreFilterPlugin, FilterPlugin, ReservePlugi
     return [...claims];
   }
 
-  reserve(state: CycleState, pod: Readonly<Pod>, nodeName: string): MaybeStatus {
+  reserve(state: CycleState, _pod: Readonly<Pod>, nodeName: string): MaybeStatus {
     const s = state.read<VolumeBindingState>(STATE_KEY);
     if (!s) return errorStatus(new Error(`reading "${STATE_KEY}" from cycleState: not found`));
     const pv = s.podVolumesByNode.get(nodeName);
