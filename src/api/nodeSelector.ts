@@ -209,7 +209,8 @@ export function preferredSchedulingTermsErrors(terms: readonly Readonly<Preferre
   const errs: FieldError[] = [];
   terms.forEach((t, i) => {
     if (t.weight === 0 || isEmptyTerm(t.preference)) return;
-    errs.push(...termErrors(t.preference, `${path}[${i}].preference`));
+    // Upstream names the term by its index alone, without `.preference`.
+    errs.push(...termErrors(t.preference, `${path}[${i}]`));
   });
   return errs;
 }
