@@ -104,7 +104,7 @@ export function makeNode(o: NodeOpts = {}): Node {
   };
 }
 
-/** A NodeInfo for `node` holding `pods`; image states are filled as a snapshot would over `allNodes`. */
+/** A NodeInfo for `node` holding `pods` (no image states; see makeSnapshot). */
 export function makeNodeInfo(node: Node, pods: Pod[] = []): NodeInfo {
   const ni = new NodeInfo(node);
   for (const p of pods) ni.addPod(p);
