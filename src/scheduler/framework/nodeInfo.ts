@@ -93,13 +93,13 @@ export class Resource {
 
 /**
  * Resources the scheduler accounts beyond cpu/memory/ephemeral-storage/pods: extended resources
- * (`example.com/gpu`: a domain outside kubernetes.io), `hugepages-*` and `attachable-volumes-*`.
+ * (`example.com/gpu`: a domain outside kubernetes.io), prefixed native resources
+ * (`kubernetes.io/…`), `hugepages-*` and `attachable-volumes-*` — upstream's IsScalarResourceName.
  */
 export function isScalarResourceName(name: string): boolean {
   if (name.startsWith('hugepages-') || name.startsWith('attachable-volumes-')) return true;
   if (!name.includes('/')) return false;
-  const domain = name.slice(0, name.indexOf('/'));
-  return domain !== 'kubernetes.io' && !domain.endsWith('.kubernetes.io') && !name.startsWith('requests.');
+  return name.includes('kubernetes.io/') || !name.startsWith('requests.');
 }
 
 /** An init container that keeps running beside the app containers (a sidecar). */
