@@ -15,6 +15,8 @@ export interface SchedulerAPI {
   deletePod(pod: Readonly<Pod>, signal?: AbortSignal): Promise<void>;
   /** Sets/clears the PVC annotation a dynamic provisioner waits for (`volume.kubernetes.io/selected-node`). */
   annotateClaim?(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
+  /** Pre-binds a PersistentVolume to a claim (spec.claimRef); the PV controller completes the binding. */
+  bindVolume?(pvName: string, namespace: string, claimName: string): Promise<void>;
   /** An events.k8s.io/v1 event about `regarding` (never throws; recording is best effort). */
   event(regarding: Readonly<Pod>, related: Readonly<Pod> | undefined, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
 }

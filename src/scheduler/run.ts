@@ -40,6 +40,7 @@ export interface RunningScheduler {
 export function clientSchedulerAPI(client: RestClient, recorder: EventsRecorder): SchedulerAPI {
   const pods = client.resource<Pod>('', 'v1', 'pods');
   const pvcs = client.resource<PersistentVolumeClaim>('', 'v1', 'persistentvolumeclaims');
+  const pvs = client.resource<PersistentVolume>('', 'v1', 'persistentvolumes');
   const withKind = (p: Readonly<Pod>): Pod => ({ ...p, apiVersion: 'v1', kind: 'Pod' });
   return {
     async bind(pod, nodeName, signal) {
@@ -71,6 +72,10 @@ export function clientSchedulerAPI(client: RestClient, recorder: EventsRecorder)
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
+    },
+    async bindVolume(pvName, namespace, claimName) {
+      const claim = await pvcs.get(namespace, claimName);
+      await pvs.patch(undefined, pvName, { spec: { claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claimName, uid: claim.metadata?.uid } } }, { type: 'strategic' });
     },
     async annotateClaim(namespace, name, annotations) {
       await pvcs.patch(namespace, name, { metadata: { annotations } }, { type: 'merge' });

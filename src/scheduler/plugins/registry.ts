@@ -19,7 +19,7 @@ import { PodTopologySpread } from './podTopologySpread.js';
 import { PrioritySort } from './prioritySort.js';
 import { SchedulingGates } from './schedulingGates.js';
 import { TaintToleration } from './taintToleration.js';
-import { volumeBinding } from './volumeBinding.js';
+import { volumeBindingWith, type VolumeBinder } from './volumeBinding.js';
 import { VolumeRestrictions } from './volumeRestrictions.js';
 import { VolumeZone } from './volumeZone.js';
 
@@ -28,6 +28,20 @@ export interface RegistryDeps {
   nominator: Nominator;
   /** The framework of the profile named `schedulerName` (built after its plugins). */
   framework(schedulerName: string): Framework;
+}
+
+/** VolumeBinding's writes through the scheduler's API: the selected-node annotation and PV pre-binding. */
+function apiVolumeBinder(api: SchedulerAPI): VolumeBinder {
+  return {
+    async setSelectedNode(claim, nodeName) {
+      if (!api.annotateClaim) throw new Error('this scheduler cannot annotate claims');
+      await api.annotateClaim(claim.namespace, claim.name, { 'volume.kubernetes.io/selected-node': nodeName });
+    },
+    async bindVolume(pvName, claim) {
+      if (!api.bindVolume) throw new Error('this scheduler cannot bind volumes');
+      await api.bindVolume(pvName, claim.namespace, claim.name);
+    },
+  };
 }
 
 /** The plugin factories for one profile. */
@@ -48,7 +62,7 @@ export function pluginRegistry(deps: RegistryDeps): (schedulerName: string) => M
       InterPodAffinity,
       VolumeRestrictions,
       VolumeZone,
-      volumeBinding(deps.api),
+      volumeBindingWith(apiVolumeBinder(deps.api)),
       defaultBinder(deps.api),
       defaultPreemption({ api: deps.api, nominator: deps.nominator, framework: () => deps.framework(schedulerName) }),
     ];
