@@ -15,7 +15,14 @@ export interface RunningServer {
   kubeconfig: string;
   log(): string;
   kubectl(args: string[], opts?: { input?: string; binary?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Stops the server and removes its data dir. */
   stop(): Promise<void>;
+  /** Stops the server process but keeps its data dir (for outage tests); `resume` starts it again. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port and data dir, and waits until it is ready. */
+  resume(): Promise<void>;
+  /** halt, then resume. */
+  restart(): Promise<void>;
 }
 
 export async function startK8tsServer(extraArgs: string[] = [], opts: { readyTimeoutMs?: number } = {}): Promise<RunningServer> {
@@ -23,13 +30,6 @@ export async function startK8tsServer(extraArgs: string[] = [], opts: { readyTim
   const port = await freePort();
   const kubeconfig = join(dir.path, 'kubeconfig.yaml');
   let log = '';
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--write-kubeconfig', kubeconfig, ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, K8TS_LOG_LEVEL: process.env.K8TS_LOG_LEVEL ?? 'warn' } },
-  );
-  child.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
-  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
   const kubectl: RunningServer['kubectl'] = (args, o = {}) =>
     new Promise((resolve) => {
       const p = execFile(o.binary ?? 'kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -37,7 +37,17 @@ export async function startK8tsServer(extraArgs: string[] = [], opts: { readyTim
       });
       if (o.input !== undefined) p.stdin!.end(o.input);
     });
-  const stop = async () => {
+  let child: ChildProcess;
+  const launch = () => {
+    child = spawn(
+      process.execPath,
+      [BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--write-kubeconfig', kubeconfig, ...extraArgs],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, K8TS_LOG_LEVEL: process.env.K8TS_LOG_LEVEL ?? 'warn' } },
+    );
+    child.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+    child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+  };
+  const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -45,23 +55,48 @@ export async function startK8tsServer(extraArgs: string[] = [], opts: { readyTim
       await exited;
       clearTimeout(t);
     }
+  };
+  const stop = async () => {
+    await kill();
     dir.remove();
   };
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`k8ts server exited (${child.exitCode}): ${log.slice(-2000)}`);
+  const waitReady = async () => {
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+    for (;;) {
+      if (child.exitCode !== null) {
+        await stop();
+        throw new Error(`k8ts server exited (${child.exitCode}): ${log.slice(-2000)}`);
+      }
+      if (existsSync(kubeconfig) && readFileSync(kubeconfig, 'utf8').includes('server:')) {
+        const r = await kubectl(['get', '--raw', '/readyz'], { timeoutMs: 5000 });
+        if (r.code === 0) break;
+      }
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`k8ts server not ready: ${log.slice(-2000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (existsSync(kubeconfig) && readFileSync(kubeconfig, 'utf8').includes('server:')) {
-      const r = await kubectl(['get', '--raw', '/readyz'], { timeoutMs: 5000 });
-      if (r.code === 0) break;
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`k8ts server not ready: ${log.slice(-2000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { port, dataDir: dir.path, kubeconfig, log: () => log, kubectl, stop };
+  };
+  launch();
+  await waitReady();
+  return {
+    port,
+    dataDir: dir.path,
+    kubeconfig,
+    log: () => log,
+    kubectl,
+    stop,
+    halt: kill,
+    async resume() {
+      if (child.exitCode === null && child.signalCode === null) return;
+      launch();
+      await waitReady();
+    },
+    async restart() {
+      await kill();
+      launch();
+      await waitReady();
+    },
+  };
 }
