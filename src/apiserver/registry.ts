@@ -20,6 +20,8 @@ import {
   type FieldError,
   type GroupResource,
 } from './status.js';
+import { podQOSClass } from '../api/qos.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import { pruneUnknown, validateAgainstSchema } from './schemaValidation.js';
 import { validate, validateObjectMeta } from './validation.js';
 import { WatchCache, decodeObject, type K8sObject } from './watchCache.js';
@@ -127,8 +129,12 @@ export class ResourceRegistry {
     delete m.deletionGracePeriodSeconds;
     if (!NO_GENERATION.has(`${this.type.group}/${this.type.kind}`)) m.generation = 1;
     else delete m.generation;
-    if (this.type.subresources?.includes('status') && this.type.kind !== 'Namespace') delete obj.status;
+    // Status is the system's to write, so creates drop it — except nodes, which kubelets register
+    // with their status, and namespaces, whose phase the strategy sets (both as upstream).
+    if (this.type.subresources?.includes('status') && !(this.type.group === '' && (this.type.kind === 'Namespace' || this.type.kind === 'Node'))) delete obj.status;
     applyDefaults(this.type.group, this.type.kind, obj);
+    // A new pod is Pending, with its QoS class (upstream's pod strategy).
+    if (this.type.group === '' && this.type.kind === 'Pod') obj.status = { phase: 'Pending', qosClass: podQOSClass(obj as Pod) };
   }
 
   validateOrThrow(obj: K8sObject, extra: FieldError[] = []): void {

@@ -2,6 +2,7 @@
 // the one REST client, events through the events.k8s.io recorder; optionally behind leader
 // election on the `kube-system/kube-scheduler` Lease. Used by `k8ts scheduler` and `k8ts server`.
 
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition, ReplicationController, Service } from 'kubernetes-types/core/v1.js';
@@ -98,6 +99,8 @@ export interface StartSchedulerOptions {
 export async function startScheduler(opts: StartSchedulerOptions): Promise<RunningScheduler> {
   const { client, config } = opts;
   const ac = new AbortController();
+  // Every informer and the elector listen on this one signal.
+  setMaxListeners(0, ac.signal);
   const metrics = new SchedulerMetrics();
   const identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
   const recorder = new EventsRecorder({ client, reportingController: config.profiles[0]!.schedulerName, reportingInstance: `${config.profiles[0]!.schedulerName}-${hostname()}` });

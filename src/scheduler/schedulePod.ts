@@ -16,6 +16,9 @@ export interface ScheduleResult {
   feasibleNodes: number;
 }
 
+/** Upstream's ErrNoNodesAvailable: an error (reason SchedulerError), not a FitError. */
+export const ERR_NO_NODES_AVAILABLE = 'no nodes available to schedule pods';
+
 const MIN_FEASIBLE_NODES_TO_FIND = 100;
 const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5;
 
@@ -45,7 +48,7 @@ export class PodScheduler {
   /** Picks a node for `pod` or throws FitError (rejection) / Error (infrastructure). */
   schedulePod(fwk: Framework, state: CycleState, pod: Readonly<Pod>): ScheduleResult {
     const all = this.snapshot.list();
-    if (all.length === 0) throw new FitError(0, emptyDiagnosis());
+    if (all.length === 0) throw new Error(ERR_NO_NODES_AVAILABLE);
     const { feasible, diagnosis } = this.findNodesThatFitPod(fwk, state, pod, all);
     if (feasible.length === 0) throw new FitError(all.length, diagnosis);
     const evaluated = feasible.length + diagnosis.nodeToStatus.size;

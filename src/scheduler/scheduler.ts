@@ -14,7 +14,7 @@ import { ActionType, Code, isSuccess, type ClusterEvent, type ClusterEventWithHi
 import { SchedulerMetrics } from './metrics.js';
 import { Nominator } from './nominator.js';
 import { SchedulingQueue } from './queue.js';
-import { PodScheduler } from './schedulePod.js';
+import { ERR_NO_NODES_AVAILABLE, PodScheduler } from './schedulePod.js';
 
 export interface SchedulerOptions {
   profiles: readonly Framework[];
@@ -151,7 +151,8 @@ export class Scheduler {
 
   private async handleScheduleError(fwk: Framework, state: CycleState, info: QueuedPodInfo, err: unknown, started: number, signal?: AbortSignal): Promise<void> {
     if (!(err instanceof FitError)) {
-      this.opts.log.error({ err, pod: keyOf(info.pod) }, 'error scheduling pod; retrying');
+      if (err instanceof Error && err.message === ERR_NO_NODES_AVAILABLE) this.opts.log.debug({ pod: keyOf(info.pod) }, err.message);
+      else this.opts.log.error({ err, pod: keyOf(info.pod) }, 'error scheduling pod; retrying');
       this.fail(fwk, info, { code: Code.Error, reasons: [String(err)] }, err instanceof Error ? err.message : String(err), started, undefined);
       return;
     }
