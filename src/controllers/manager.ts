@@ -1,0 +1,125 @@
+// The controller manager: every controller, started by name (`--controllers=*,-foo` as upstream),
+// on one shared informer factory and one REST client, optionally behind leader election on the
+// `kube-system/kube-controller-manager` Lease. Runs in `k8ts server` and as `k8ts controller-manager`.
+
+import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { EventRecorder } from '../client/events.js';
+import { SharedInformerFactory } from '../client/informerFactory.js';
+import { LeaderElector } from '../client/leaderElection.js';
+import type { RestClient } from '../client/restClient.js';
+import { logger } from '../util/log.js';
+import { DEFAULT_OPTIONS, type Controller, type ControllerContext, type ControllerManagerOptions } from './controller.js';
+import { REPLICATION_CONTROLLER_KIND, newReplicaSetController } from './replicaset/replicaSetController.js';
+
+const log = logger('controller-manager');
+
+type Constructor = (ctx: ControllerContext) => Controller;
+
+/** Every controller by its upstream `--controllers` name; `disabledByDefault` ones need naming. */
+export const CONTROLLERS: ReadonlyArray<{ name: string; create: Constructor; disabledByDefault?: boolean }> = [
+  { name: 'replicaset-controller', create: (ctx) => newReplicaSetController(ctx) },
+  { name: 'replicationcontroller-controller', create: (ctx) => newReplicaSetController(ctx, REPLICATION_CONTROLLER_KIND) },
+];
+
+/** Resolves `--controllers` (`*` = all enabled by default, `foo` = enable, `-foo` = disable). */
+export function selectControllers(spec: readonly string[], all: typeof CONTROLLERS = CONTROLLERS): string[] {
+  const known = new Set(all.map((c) => c.name));
+  for (const s of spec) {
+    const name = s.startsWith('-') ? s.slice(1) : s;
+    if (name !== '*' && !known.has(name)) throw new Error(`"${name}" is not in the list of known controllers`);
+  }
+  const star = spec.includes('*');
+  return all
+    .filter((c) => {
+      if (spec.includes(`-${c.name}`)) return false;
+      if (spec.includes(c.name)) return true;
+      return star && !c.disabledByDefault;
+    })
+    .map((c) => c.name);
+}
+
+export interface StartControllerManagerOptions {
+  client: RestClient;
+  controllers?: readonly string[];
+  options?: Partial<ControllerManagerOptions>;
+  leaderElect?: boolean;
+  leaderElection?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+}
+
+export interface RunningControllerManager {
+  /** Names of the controllers running. */
+  readonly controllers: readonly string[];
+  ready(): boolean;
+  stop(): Promise<void>;
+}
+
+export async function startControllerManager(opts: StartControllerManagerOptions): Promise<RunningControllerManager> {
+  const names = selectControllers(opts.controllers ?? ['*']);
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
+  const informers = new SharedInformerFactory(opts.client);
+  const recorders = new Map<string, EventRecorder>();
+  const ctx: ControllerContext = {
+    client: opts.client,
+    informers,
+    recorder: (component) => {
+      let r = recorders.get(component);
+      if (!r) recorders.set(component, (r = new EventRecorder({ client: opts.client, component })));
+      return r;
+    },
+    log,
+    options: { ...DEFAULT_OPTIONS, ...opts.options },
+  };
+  let ready = false;
+  const running: Promise<void>[] = [];
+  const lead = async (signal: AbortSignal) => {
+    const controllers = CONTROLLERS.filter((c) => names.includes(c.name)).map((c) => c.create(ctx));
+    informers.start(signal);
+    await informers.waitForCacheSync(signal);
+    if (signal.aborted) return;
+    ready = true;
+    log.info({ controllers: names }, 'controllers started');
+    for (const c of controllers) {
+      running.push(
+        c.run(signal).catch((err: unknown) => {
+          log.error({ err, controller: c.name }, 'controller stopped with an error');
+        }),
+      );
+    }
+    await Promise.all(running);
+  };
+  if (opts.leaderElect) {
+    const le = opts.leaderElection ?? { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+    const elector = new LeaderElector({
+      client: opts.client,
+      namespace: 'kube-system',
+      name: 'kube-controller-manager',
+      identity: `${hostname()}_${randomUUID()}`,
+      ...le,
+      releaseOnCancel: true,
+      callbacks: {
+        onStartedLeading: (signal) => lead(signal),
+        onStoppedLeading: () => {
+          ready = false;
+          log.warn('leader election lost');
+        },
+      },
+    });
+    void elector.run(ac.signal);
+  } else {
+    void lead(ac.signal).catch((err: unknown) => log.error({ err }, 'controller manager stopped'));
+  }
+  return {
+    controllers: names,
+    ready: () => ready,
+    async stop() {
+      ac.abort();
+      await Promise.allSettled(running);
+      informers.shutdown();
+      await Promise.allSettled([...recorders.values()].map((r) => r.flush()));
+      for (const r of recorders.values()) r.shutdown();
+    },
+  };
+}
