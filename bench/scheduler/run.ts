@@ -5,7 +5,7 @@
 // pods: pods bound per second, attempt latency p50/p99 from its own histogram, and its RSS.
 // Usage: node dist/bench/scheduler/run.js [--repeat 3] [--quick]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ interface Case {
   pods: number;
   spread: boolean;
 }
-const CASES: Case[] = quick
+const ALL_CASES: Case[] = quick
   ? [
       { name: '100 nodes / 200 pods', nodes: 100, pods: 200, spread: false },
       { name: '500 nodes / 1,000 pods, spread + anti-affinity', nodes: 500, pods: 1000, spread: true },
@@ -35,6 +35,8 @@ const CASES: Case[] = quick
       { name: '5,000 nodes / 10,000 pods', nodes: 5000, pods: 10_000, spread: false },
       { name: '5,000 nodes / 10,000 pods, spread + anti-affinity', nodes: 5000, pods: 10_000, spread: true },
     ];
+// --case N runs only the N-th case (1-based), for profiling.
+const CASES = args.includes('--case') ? [ALL_CASES[Number(args[args.indexOf('--case') + 1]) - 1]!] : ALL_CASES;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -147,7 +149,7 @@ function histogramQuantile(text: string, metric: string, p: number): number {
 async function runCase(c: Case): Promise<Record<string, number>> {
   const dir = tempDir('k8ts-bench-sched-');
   const port = await freePort();
-  const server: ChildProcess = spawn(process.execPath, [BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--disable-agent', '--disable-scheduler', '--etcd-compaction-interval', '0'], {
+  const server: ChildProcess = spawn(process.execPath, [...(process.env['K8TS_BENCH_PROF_SERVER'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['K8TS_BENCH_PROF_SERVER']] : []), BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--disable-agent', '--disable-scheduler', '--etcd-compaction-interval', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, K8TS_LOG_LEVEL: 'warn' },
   });
@@ -183,8 +185,11 @@ async function runCase(c: Case): Promise<Record<string, number>> {
     });
     // The scheduler starts over M pending pods; the clock runs from its start to the last binding.
     const mport = await freePort();
+    // As upstream's scheduler_perf, the client is not throttled (the default qps 50 would be the ceiling).
+    const config = join(dir.path, 'scheduler.yaml');
+    writeFileSync(config, 'apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nclientConnection: {qps: 5000, burst: 5000}\nleaderElection: {leaderElect: false}\n');
     const t0 = now();
-    scheduler = spawn(process.execPath, [BIN, 'scheduler', '--kubeconfig', kubeconfig, '--leader-elect=false', '--secure-port', String(mport), '--bind-address', '127.0.0.1'], {
+    scheduler = spawn(process.execPath, [...(process.env['K8TS_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['K8TS_BENCH_PROF']] : []), BIN, 'scheduler', '--kubeconfig', kubeconfig, '--config', config, '--secure-port', String(mport), '--bind-address', '127.0.0.1'], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, K8TS_LOG_LEVEL: 'warn' },
     });

@@ -4,6 +4,8 @@
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { podKey } from './framework/nodeInfo.js';
 
+const NONE: readonly Readonly<Pod>[] = Object.freeze([]);
+
 export class Nominator {
   private readonly byNode = new Map<string, Map<string, Readonly<Pod>>>();
   private readonly nodeOf = new Map<string, string>();
@@ -35,6 +37,6 @@ export class Nominator {
 
   podsFor(nodeName: string): readonly Readonly<Pod>[] {
     const m = this.byNode.get(nodeName);
-    return m ? [...m.values()] : [];
+    return m ? [...m.values()] : NONE;
   }
 }

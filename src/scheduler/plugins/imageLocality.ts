@@ -48,8 +48,22 @@ function withLatestTag(image: string): string {
   return image.lastIndexOf(':') <= image.lastIndexOf('/') ? `${image}:latest` : image;
 }
 
+// Scoring asks for the same few image names once per node per pod: remember their normal forms.
+const normalized = new Map<string, [string, string]>();
+
+function names(image: string): [string, string] {
+  let n = normalized.get(image);
+  if (!n) {
+    if (normalized.size > 10_000) normalized.clear();
+    normalized.set(image, (n = [normalizedImageName(image), withLatestTag(image)]));
+  }
+  return n;
+}
+
 function imageState(nodeInfo: NodeInfo, image: string): ImageStateSummary | undefined {
-  return nodeInfo.imageStates.get(normalizedImageName(image)) ?? nodeInfo.imageStates.get(withLatestTag(image));
+  if (nodeInfo.imageStates.size === 0) return undefined;
+  const [full, latest] = names(image);
+  return nodeInfo.imageStates.get(full) ?? nodeInfo.imageStates.get(latest);
 }
 
 /** An image's size scaled by the share of nodes that have it. */
