@@ -116,6 +116,7 @@ export class ResourceRegistry {
 
   /** The bytes stored for a served object (converted when this resource shares another's storage). */
   private encodeForStorage(obj: K8sObject): Buffer {
+    dropEmptyMetadata(obj);
     return encode(this.conversion === IDENTITY ? obj : (this.conversion.toStorage(obj) as K8sObject));
   }
 
@@ -301,6 +302,18 @@ export class ResourceRegistry {
     if (phase === 'Succeeded' || phase === 'Failed') return 0;
     const g = requested ?? obj.spec?.terminationGracePeriodSeconds ?? 30;
     return Math.max(0, Math.floor(g));
+  }
+}
+
+/**
+ * Go drops empty `omitempty` lists and maps when it encodes ObjectMeta, so an object whose last
+ * label, owner or finalizer was patched away reads back without the field, not with `[]`/`{}`.
+ */
+export function dropEmptyMetadata(obj: K8sObject): void {
+  const m = obj.metadata as Record<string, unknown>;
+  for (const k of ['labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields']) {
+    const v = m[k];
+    if (v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0)) delete m[k];
   }
 }
 

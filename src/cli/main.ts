@@ -11,7 +11,7 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('server')
-    .description('start a single-node k8ts server: datastore, API server and scheduler (controllers and agent join as they land)')
+    .description('start a single-node k8ts server: datastore, API server, scheduler and controller manager (the agent joins as it lands)')
     .option('--data-dir <dir>', 'state directory', defaultDataDir())
     .option('--https-listen-port <port>', 'HTTPS port of the API server', parsePort, 6443)
     .option('--bind-address <ip>', 'address the API server listens on', '0.0.0.0')
@@ -26,6 +26,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--token-auth-file <file>', 'static bearer tokens (CSV: token,user,uid,"group1,group2")')
     .option('--disable-agent', 'run only the control plane (no kubelet on this machine)', false)
     .option('--disable-scheduler', 'do not run the scheduler in this process', false)
+    .option('--disable-controller-manager', 'do not run the controllers in this process', false)
+    .option('--cluster-cidr <cidr>', 'CIDR range for pods (each node gets a /24 of it)', '10.244.0.0/16')
     .option('--etcd-compaction-interval <duration>', 'how often history older than this is compacted (0 = never)', parseDuration, 5 * 60_000)
     .action(async (opts: ServerCommandOptions) => {
       const { runServerCommand } = await import('./serverCommand.js');
@@ -43,6 +45,40 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (opts: import('./schedulerCommand.js').SchedulerCommandOptions) => {
       const { runSchedulerCommand } = await import('./schedulerCommand.js');
       await runSchedulerCommand(opts);
+    });
+
+  program
+    .command('controller-manager')
+    .description('run the controllers against a cluster, like kube-controller-manager')
+    .option('--kubeconfig <file>', 'kubeconfig of the cluster (default $KUBECONFIG or ~/.kube/config)')
+    .option('--controllers <list>', 'controllers to run: * for all enabled by default, foo to enable, -foo to disable', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean), ['*'])
+    .option('--leader-elect [bool]', 'elect a leader on the kube-system/kube-controller-manager Lease first', parseBool, true)
+    .option('--secure-port <port>', 'HTTPS port for /healthz and /metrics (0 = none)', parsePortOrZero, 10257)
+    .option('--bind-address <ip>', 'address for --secure-port', '0.0.0.0')
+    .option('--root-ca-file <file>', 'CA published as kube-root-ca.crt in every namespace (default: the kubeconfig\'s CA)')
+    .option('--cluster-cidr <cidr>', 'CIDR range for pods', '10.244.0.0/16')
+    .option('--allocate-node-cidrs [bool]', 'assign each node a podCIDR from --cluster-cidr', parseBool, true)
+    .option('--node-cidr-mask-size <bits>', 'prefix length of each node\'s podCIDR', parseIntArg, 24)
+    .option('--node-monitor-grace-period <duration>', 'how long a node may stop renewing its lease before it is marked unhealthy', parseDuration, 40_000)
+    .option('--node-monitor-period <duration>', 'how often node health is checked', parseDuration, 5_000)
+    .option('--node-eviction-rate <perSecond>', 'nodes per second whose pods are evicted when zones are healthy', parseFloatArg, 0.1)
+    .option('--secondary-node-eviction-rate <perSecond>', 'the same for unhealthy zones', parseFloatArg, 0.01)
+    .option('--terminated-pod-gc-threshold <n>', 'terminated pods kept before the pod GC deletes the oldest', parseIntArg, 12500)
+    .option('--concurrent-deployment-syncs <n>', 'deployments synced at once', parseIntArg, 5)
+    .option('--concurrent-replicaset-syncs <n>', 'replica sets synced at once', parseIntArg, 5)
+    .option('--concurrent-job-syncs <n>', 'jobs synced at once', parseIntArg, 5)
+    .option('--concurrent-endpoint-syncs <n>', 'endpoints synced at once', parseIntArg, 5)
+    .option('--concurrent-service-endpoint-syncs <n>', 'endpoint slices synced at once', parseIntArg, 5)
+    .option('--concurrent-gc-syncs <n>', 'garbage collector workers', parseIntArg, 20)
+    .option('--concurrent-namespace-syncs <n>', 'namespaces synced at once', parseIntArg, 10)
+    .option('--concurrent-statefulset-syncs <n>', 'stateful sets synced at once', parseIntArg, 5)
+    .option('--concurrent-daemonset-syncs <n>', 'daemon sets synced at once', parseIntArg, 2)
+    .option('--concurrent-cron-job-syncs <n>', 'cron jobs synced at once', parseIntArg, 5)
+    .option('--kube-api-qps <qps>', 'requests per second to the API server', parseFloatArg, 20)
+    .option('--kube-api-burst <n>', 'burst of requests to the API server', parseIntArg, 30)
+    .action(async (opts: import('./controllerManagerCommand.js').ControllerManagerCommandOptions) => {
+      const { runControllerManagerCommand } = await import('./controllerManagerCommand.js');
+      await runControllerManagerCommand(opts);
     });
 
   const datastore = program.command('datastore').description('the embedded SQLite datastore');
@@ -81,6 +117,18 @@ function parseBool(text: string | undefined): boolean {
   if (text === undefined || text === 'true') return true;
   if (text === 'false') return false;
   throw new InvalidArgumentError(`"${text}" is not true or false`);
+}
+
+function parseIntArg(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${text}" is not a non-negative integer`);
+  return n;
+}
+
+function parseFloatArg(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`"${text}" is not a non-negative number`);
+  return n;
 }
 
 function parsePortOrZero(text: string): number {

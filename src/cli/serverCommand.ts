@@ -17,13 +17,15 @@ export interface ServerCommandOptions {
   tokenAuthFile?: string;
   disableAgent: boolean;
   disableScheduler: boolean;
+  disableControllerManager: boolean;
+  clusterCidr: string;
   etcdCompactionInterval: number;
 }
 
 export async function runServerCommand(opts: ServerCommandOptions): Promise<void> {
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer({ ...opts, tlsSan: opts.tlsSan, compactionIntervalMs: opts.etcdCompactionInterval });
+    server = await startServer({ ...opts, tlsSan: opts.tlsSan, compactionIntervalMs: opts.etcdCompactionInterval, clusterCIDR: opts.clusterCidr });
   } catch (err) {
     process.stderr.write(`k8ts server: ${(err as Error).message}\n`);
     process.exit(1);

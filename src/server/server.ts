@@ -38,6 +38,10 @@ export interface ServerOptions {
   serviceIP?: string | undefined;
   /** Like k3s's --disable-scheduler: run no scheduler in this process. */
   disableScheduler?: boolean | undefined;
+  /** Like k3s's --disable-controller-manager. */
+  disableControllerManager?: boolean | undefined;
+  /** Pod network range; nodes get podCIDRs from it. */
+  clusterCIDR?: string | undefined;
   /** Like kube-apiserver's --etcd-compaction-interval: history older than this is compacted this often; 0 = never. */
   compactionIntervalMs?: number | undefined;
 }
@@ -155,6 +159,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     scheduler = await startScheduler({ client: await componentClient('system:kube-scheduler', 'kube-scheduler'), config: parseSchedulerConfig(undefined), leaderElect: false });
   }
   componentHealth.scheduler = scheduler ? () => scheduler.ready() : undefined;
+  let controllerManager: { ready(): boolean; stop(): Promise<void> } | undefined;
+  if (!opts.disableControllerManager) {
+    const { startControllerManager } = await import('../controllers/manager.js');
+    controllerManager = await startControllerManager({
+      client: await componentClient('system:kube-controller-manager', 'kube-controller-manager'),
+      options: { rootCAPem: pki.ca.certPem, ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) },
+      leaderElect: false,
+    });
+  }
+  componentHealth['controller-manager'] = controllerManager ? () => controllerManager.ready() : undefined;
   log.info({ url, kubeconfig, ms: Math.round(performance.now() - t0) }, 'k8ts server is ready');
   return {
     kubeconfig,
@@ -162,6 +176,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     kv: store.kv,
     close: async () => {
       await scheduler?.stop();
+      await controllerManager?.stop();
       nsDefaults.stop();
       crds.stop();
       await api.close();
