@@ -210,7 +210,7 @@ async function runCase(c: Case): Promise<Record<string, number>> {
     let peakRss = 0;
     const deadline = now() + 600_000;
     for (;;) {
-      await sleep(100);
+      await sleep(250);
       if (scheduler.exitCode !== null) throw new Error('scheduler exited');
       peakRss = Math.max(peakRss, rssMB(scheduler.pid!));
       text = await scrape();
@@ -233,6 +233,7 @@ async function runCase(c: Case): Promise<Record<string, number>> {
       'p50-ms': histogramQuantile(text, 'scheduler_scheduling_attempt_duration_seconds', 0.5) * 1000,
       'p99-ms': histogramQuantile(text, 'scheduler_scheduling_attempt_duration_seconds', 0.99) * 1000,
       'rss-mb': rssEnd,
+      'heap-used-mb': Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN) / 1024 / 1024,
       'peak-rss-mb': peakRss,
       unschedulable: attempts ? Number(attempts[1]) : 0,
     };
@@ -261,11 +262,11 @@ async function main(): Promise<void> {
   }
   const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d }) : '—');
   const lines = [`Scheduler benchmark, ${new Date().toISOString()}, node ${process.version}, ${REPEAT} repeat(s), medians; k8ts server (SQLite) and k8ts scheduler as separate processes on the same 2 cores.`, ''];
-  lines.push('| case | pods/s scheduled (from scheduler start) | raw pods/binding ceiling, /s | scheduled ÷ ceiling | attempt p50 / p99, ms | scheduler RSS end / peak, MB | unschedulable attempts |', '|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('| case | pods/s scheduled (from scheduler start) | raw pods/binding ceiling, /s | scheduled ÷ ceiling | attempt p50 / p99, ms | scheduler RSS end / peak, MB | JS heap used at end, MB | unschedulable attempts |', '|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of CASES) {
     const row = results.get(c.name)!;
     const m = (k: string) => median(row[k] ?? []);
-    lines.push(`| ${c.name} | ${f(m('sched-per-s'))} | ${f(m('raw-bind-per-s'))} | ${f(m('sched-per-s') / m('raw-bind-per-s'), 2)} | ${f(m('p50-ms'), 2)} / ${f(m('p99-ms'), 1)} | ${f(m('rss-mb'))} / ${f(m('peak-rss-mb'))} | ${f(m('unschedulable'))} |`);
+    lines.push(`| ${c.name} | ${f(m('sched-per-s'))} | ${f(m('raw-bind-per-s'))} | ${f(m('sched-per-s') / m('raw-bind-per-s'), 2)} | ${f(m('p50-ms'), 2)} / ${f(m('p99-ms'), 1)} | ${f(m('rss-mb'))} / ${f(m('peak-rss-mb'))} | ${f(m('heap-used-mb'))} | ${f(m('unschedulable'))} |`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
