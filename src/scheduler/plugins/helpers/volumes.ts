@@ -2,7 +2,7 @@
 // PV node affinity, claim names of a pod's volumes, and the annotations of the binding protocol.
 
 import type { Node, PersistentVolume, PersistentVolumeClaim, Pod, Volume } from 'kubernetes-types/core/v1.js';
-import { nodeSelectorTermsMatch } from './nodeMatchers.js';
+import { nodeSelectorTermsMatch } from '../../../api/nodeSelector.js';
 
 /** Set by the scheduler on a claim to be provisioned for the chosen node. */
 export const ANN_SELECTED_NODE = 'volume.kubernetes.io/selected-node';
