@@ -76,7 +76,18 @@ export function templatePatch(template: Readonly<PodTemplateSpec> | undefined): 
   if (!('creationTimestamp' in metadata)) metadata.creationTimestamp = null;
   t.metadata = metadata;
   t.$patch = 'replace';
-  return { spec: { template: t } };
+  // Keys sorted at every level, so the JSON the API server keeps (and kubectl compares) is Go's.
+  return sortKeysDeep({ spec: { template: t } }) as { spec: { template: Record<string, unknown> } };
+}
+
+/** A copy with object keys in sorted order at every level (how Go marshals a map). */
+export function sortKeysDeep(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map((x) => sortKeysDeep(x));
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o).sort()) if (o[k] !== undefined) out[k] = sortKeysDeep(o[k]);
+  return out;
 }
 
 /** The template a revision's data restores (upstream's ApplyRevision for the template-only patch). */
@@ -146,7 +157,7 @@ export function newControllerRevision(parent: Owner, templateLabels: Readonly<Re
       labels: { ...(templateLabels ?? {}), [CONTROLLER_REVISION_HASH_LABEL]: hash },
       ownerReferences: [controllerRef(parent)],
     },
-    data: data as Revision['data'],
+    data: sortKeysDeep(data) as Revision['data'],
     revision,
   };
 }
