@@ -39,6 +39,8 @@ export function generateNameSuffix(): string {
 export const timestampIn = (seconds: number): string => new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 export const nowTimestamp = (): string => timestampIn(0);
 
+const DS_TEMPLATE_GENERATION = 'deprecated.daemonset.template.generation';
+
 /** Kinds whose metadata.generation tracks spec changes. */
 const NO_GENERATION = new Set(['/Event', 'events.k8s.io/Event', '/ConfigMap', '/Secret', '/Endpoints', 'coordination.k8s.io/Lease', '/ServiceAccount']);
 
@@ -134,6 +136,7 @@ export class ResourceRegistry {
     // with their status, and namespaces, whose phase the strategy sets (both as upstream).
     if (this.type.subresources?.includes('status') && !(this.type.group === '' && (this.type.kind === 'Namespace' || this.type.kind === 'Node'))) delete obj.status;
     applyDefaults(this.type.group, this.type.kind, obj);
+    if (this.type.group === 'apps' && this.type.kind === 'DaemonSet') m.annotations = { ...(m.annotations ?? {}), [DS_TEMPLATE_GENERATION]: '1' };
     // A new pod is Pending, with its QoS class (upstream's pod strategy).
     if (this.type.group === '' && this.type.kind === 'Pod') obj.status = { phase: 'Pending', qosClass: podQOSClass(obj as Pod) };
   }
@@ -198,6 +201,14 @@ export class ResourceRegistry {
       applyDefaults(this.type.group, this.type.kind, next);
       if (cm.generation !== undefined) {
         m.generation = JSON.stringify(next.spec ?? null) !== JSON.stringify(current.spec ?? null) ? cm.generation + 1 : cm.generation;
+      }
+      // Upstream's DaemonSet strategy tracks template changes in this annotation (pods get it as
+      // their pod-template-generation label).
+      if (this.type.group === 'apps' && this.type.kind === 'DaemonSet') {
+        const changed = JSON.stringify(next.spec?.template ?? null) !== JSON.stringify(current.spec?.template ?? null);
+        const prev = current.metadata.annotations?.[DS_TEMPLATE_GENERATION];
+        const value = changed ? String(m.generation) : (prev ?? String(m.generation));
+        m.annotations = { ...(m.annotations ?? {}), [DS_TEMPLATE_GENERATION]: value };
       }
     }
     this.validateOrThrow(next);

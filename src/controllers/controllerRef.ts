@@ -91,13 +91,17 @@ export class PodControl {
     }
   }
 
-  /** Deletes a pod; records SuccessfulDelete / FailedDelete. A pod already gone is success. */
-  async deletePod(namespace: string, name: string, owner: Owner, signal?: AbortSignal): Promise<void> {
+  /**
+   * Deletes a pod; records SuccessfulDelete / FailedDelete. Resolves false when the pod was already
+   * gone (its delete event may have been seen before the caller's expectation was set: lower it).
+   */
+  async deletePod(namespace: string, name: string, owner: Owner, signal?: AbortSignal): Promise<boolean> {
     try {
       await this.pods.delete(namespace, name, signal ? { signal } : {});
       this.recorder.event(owner as KubeObject, 'Normal', 'SuccessfulDelete', `Deleted pod: ${name}`);
+      return true;
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err)) return false;
       this.recorder.event(owner as KubeObject, 'Warning', 'FailedDelete', `Error deleting: ${(err as Error).message}`);
       throw err;
     }

@@ -33,6 +33,11 @@ export class Expectations {
     this.set(key, 0, podKeys.length, podKeys);
   }
 
+  /** Creations and deletions expected from one sync (upstream's SetExpectations). */
+  expect(key: string, creations: number, deletions: readonly string[]): void {
+    this.set(key, creations, deletions.length, deletions);
+  }
+
   private set(key: string, add: number, del: number, deleting: readonly string[]): void {
     this.records.set(key, { add, del, deleting: new Set(deleting), at: this.now() });
   }

@@ -11,7 +11,9 @@ import { LeaderElector } from '../client/leaderElection.js';
 import type { RestClient } from '../client/restClient.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_OPTIONS, type Controller, type ControllerContext, type ControllerManagerOptions } from './controller.js';
+import { newDaemonSetController } from './daemonset/daemonSetController.js';
 import { REPLICATION_CONTROLLER_KIND, newReplicaSetController } from './replicaset/replicaSetController.js';
+import { newStatefulSetController } from './statefulset/statefulSetController.js';
 
 const log = logger('controller-manager');
 
@@ -21,6 +23,8 @@ type Constructor = (ctx: ControllerContext) => Controller;
 export const CONTROLLERS: ReadonlyArray<{ name: string; create: Constructor; disabledByDefault?: boolean }> = [
   { name: 'replicaset-controller', create: (ctx) => newReplicaSetController(ctx) },
   { name: 'replicationcontroller-controller', create: (ctx) => newReplicaSetController(ctx, REPLICATION_CONTROLLER_KIND) },
+  { name: 'daemonset-controller', create: (ctx) => newDaemonSetController(ctx) },
+  { name: 'statefulset-controller', create: (ctx) => newStatefulSetController(ctx) },
 ];
 
 /** Resolves `--controllers` (`*` = all enabled by default, `foo` = enable, `-foo` = disable). */

@@ -226,6 +226,7 @@ export function newReplicaSetController(ctx: ControllerContext, kind: Kind = REP
       const results = await Promise.allSettled(victims.map((p) => podControl.deletePod(p.metadata!.namespace!, p.metadata!.name!, owner, signal)));
       let firstErr: Error | undefined;
       results.forEach((r, i) => {
+        if (r.status === 'fulfilled' && !r.value) expectations.deletionObserved(key, keyOf(victims[i]!));
         if (r.status === 'rejected') {
           expectations.deletionObserved(key, keyOf(victims[i]!));
           firstErr ??= r.reason as Error;
