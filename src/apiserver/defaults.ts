@@ -10,7 +10,6 @@ function podSpecDefaults(spec: Obj | undefined): void {
   spec.terminationGracePeriodSeconds ??= 30;
   spec.securityContext ??= {};
   spec.schedulerName ??= 'default-scheduler';
-  spec.enableServiceLinks ??= true;
   for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])] as Obj[]) containerDefaults(c);
   for (const v of (spec.volumes ?? []) as Obj[]) {
     if (v.configMap) v.configMap.defaultMode ??= 0o644;
@@ -64,6 +63,8 @@ export function applyDefaults(group: string, kind: string, obj: Obj): void {
     case '/Pod':
       if (spec) {
         podSpecDefaults(spec);
+        // Only pods get this default (templates keep the field unset, which their hashes depend on).
+        spec.enableServiceLinks ??= true;
         spec.priority ??= 0;
         spec.preemptionPolicy ??= 'PreemptLowerPriority';
       }

@@ -53,7 +53,7 @@ describe('daemonset-controller in k8ts server', () => {
   };
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig);
     kubelets.push(
       await startFakeKubelet(h.client, {

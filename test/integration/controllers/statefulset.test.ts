@@ -104,7 +104,7 @@ describe('statefulset-controller in k8ts server', () => {
   const only = (prefix: string, kind: string) => seen.filter((e) => e.startsWith(`${kind} ${prefix}-`)).map((e) => e.slice(kind.length + 1));
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig);
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1', 'n2'], startDelayMs: 150, outcome: (p) => (p.metadata?.labels?.app === 'par' ? 'Pending' : 'Running') });
     binder = startBinder(h);
