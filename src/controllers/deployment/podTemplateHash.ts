@@ -243,11 +243,15 @@ export function parseQuantity(str: string): GoQuantity {
   let decScale = denom.length;
   if (base === 10) decScale -= exponent;
   else unscaled *= 1n << BigInt(exponent);
-  if (unscaled !== 0n && decScale > 9) {
-    const div = 10n ** BigInt(decScale - 9);
-    unscaled = (unscaled + div - 1n) / div;
+  // inf.Dec.Round(amount, 9, RoundUp) on anything non-zero: the result has scale 9 exactly.
+  if (unscaled !== 0n) {
+    if (decScale > 9) {
+      const div = 10n ** BigInt(decScale - 9);
+      unscaled = (unscaled + div - 1n) / div;
+    } else unscaled *= 10n ** BigInt(9 - decScale);
     decScale = 9;
   }
-  if (format === 'BinarySI' && unscaled > 0n && unscaled < 10n ** BigInt(Math.max(decScale, 0)) && decScale > 0) format = 'DecimalSI';
+  if (format === 'BinarySI' && unscaled > MAX_INT64 * 10n ** BigInt(decScale)) [unscaled, decScale] = [MAX_INT64, 0];
+  if (format === 'BinarySI' && unscaled > 0n && unscaled < 10n ** BigInt(decScale)) format = 'DecimalSI';
   return { value: 0n, scale: 0, dec: { unscaled: positive ? unscaled : -unscaled, scale: decScale }, s: '', format };
 }
