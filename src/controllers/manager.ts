@@ -12,6 +12,7 @@ import type { RestClient } from '../client/restClient.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_OPTIONS, type Controller, type ControllerContext, type ControllerManagerOptions } from './controller.js';
 import { newDaemonSetController } from './daemonset/daemonSetController.js';
+import { newDeploymentController } from './deployment/deploymentController.js';
 import { REPLICATION_CONTROLLER_KIND, newReplicaSetController } from './replicaset/replicaSetController.js';
 import { newStatefulSetController } from './statefulset/statefulSetController.js';
 
@@ -20,20 +21,32 @@ const log = logger('controller-manager');
 type Constructor = (ctx: ControllerContext) => Controller;
 
 /** Every controller by its upstream `--controllers` name; `disabledByDefault` ones need naming. */
-export const CONTROLLERS: ReadonlyArray<{ name: string; create: Constructor; disabledByDefault?: boolean }> = [
-  { name: 'replicaset-controller', create: (ctx) => newReplicaSetController(ctx) },
-  { name: 'replicationcontroller-controller', create: (ctx) => newReplicaSetController(ctx, REPLICATION_CONTROLLER_KIND) },
-  { name: 'daemonset-controller', create: (ctx) => newDaemonSetController(ctx) },
-  { name: 'statefulset-controller', create: (ctx) => newStatefulSetController(ctx) },
+export const CONTROLLERS: ReadonlyArray<{ name: string; alias: string; create: Constructor; disabledByDefault?: boolean }> = [
+  { name: 'deployment-controller', alias: 'deployment', create: (ctx) => newDeploymentController(ctx) },
+  { name: 'replicaset-controller', alias: 'replicaset', create: (ctx) => newReplicaSetController(ctx) },
+  { name: 'replicationcontroller-controller', alias: 'replicationcontroller', create: (ctx) => newReplicaSetController(ctx, REPLICATION_CONTROLLER_KIND) },
+  { name: 'daemonset-controller', alias: 'daemonset', create: (ctx) => newDaemonSetController(ctx) },
+  { name: 'statefulset-controller', alias: 'statefulset', create: (ctx) => newStatefulSetController(ctx) },
 ];
 
-/** Resolves `--controllers` (`*` = all enabled by default, `foo` = enable, `-foo` = disable). */
-export function selectControllers(spec: readonly string[], all: typeof CONTROLLERS = CONTROLLERS): string[] {
-  const known = new Set(all.map((c) => c.name));
-  for (const s of spec) {
-    const name = s.startsWith('-') ? s.slice(1) : s;
-    if (name !== '*' && !known.has(name)) throw new Error(`"${name}" is not in the list of known controllers`);
+/**
+ * Resolves `--controllers` (`*` = all enabled by default, `foo` = enable, `-foo` = disable); names
+ * are upstream's (`deployment-controller`) or their pre-1.28 aliases (`deployment`).
+ */
+export function selectControllers(rawSpec: readonly string[], all: typeof CONTROLLERS = CONTROLLERS): string[] {
+  const canonical = new Map<string, string>();
+  for (const c of all) {
+    canonical.set(c.name, c.name);
+    canonical.set(c.alias, c.name);
   }
+  const spec = rawSpec.map((s) => {
+    const neg = s.startsWith('-');
+    const name = neg ? s.slice(1) : s;
+    if (name === '*') return s;
+    const c = canonical.get(name);
+    if (!c) throw new Error(`"${name}" is not in the list of known controllers`);
+    return neg ? `-${c}` : c;
+  });
   const star = spec.includes('*');
   return all
     .filter((c) => {

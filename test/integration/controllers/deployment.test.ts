@@ -50,7 +50,7 @@ describe('deployment controller', () => {
   };
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig);
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1'], outcome: (p) => (p.spec?.containers?.[0]?.image?.startsWith('never-ready') ? 'NotReady' : 'Running') });
     h.run(newReplicaSetController(h.ctx), newDeploymentController(h.ctx));
