@@ -4,7 +4,7 @@
 // waits for graceful deletions and finalizers, then removes the `kubernetes` finalizer through
 // the namespaces/<name>/finalize subresource so the API server can remove the namespace.
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
-import { isConflict, isMethodNotAllowed, isNotFound } from '../../client/apiError.js';
+import { ApiError, isConflict, isMethodNotAllowed, isNotFound } from '../../client/apiError.js';
 import { BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter } from '../../client/rateLimiter.js';
 import type { KubeObject } from '../../client/resourceClient.js';
 import { RateLimitingQueue } from '../../client/workqueue.js';
@@ -50,13 +50,49 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
   /** group/version/plural|op of operations the server turned out not to support. */
   const notSupported = new Set<string>();
 
+  // Workaround: k8ts's API server records `DELETE namespace` only as status.phase Terminating (its
+  // deletionTimestamp is not stored), so that phase also means "being deleted", since when we first saw it.
+  const terminatingSince = new Map<string, number>();
+  const deletingSinceMs = (ns: Readonly<Namespace>): number | undefined => {
+    if (ns.metadata?.deletionTimestamp) return Date.parse(ns.metadata.deletionTimestamp);
+    if (ns.status?.phase !== 'Terminating') return undefined;
+    const uid = ns.metadata?.uid ?? '';
+    if (!terminatingSince.has(uid)) terminatingSince.set(uid, Date.now());
+    return terminatingSince.get(uid);
+  };
   const enqueue = (ns: Readonly<Namespace>) => {
-    if (!ns.metadata?.deletionTimestamp) return;
-    queue.addAfter(ns.metadata.name!, graceMs);
+    if (deletingSinceMs(ns) === undefined) return;
+    queue.addAfter(ns.metadata!.name!, graceMs);
   };
   namespaces.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n) });
 
   const supports = (r: DiscoveredResource, op: 'list' | 'deletecollection') => r.verbs.includes(op) && !notSupported.has(`${resourceKey(r)}|${op}`);
+
+  /**
+   * Workaround: k8ts's API server routes /namespaces/<name>/status and /namespaces/<name>/finalize as
+   * a resource inside namespace <name> and answers 404 without details; a plain update of the
+   * namespace writes both status and spec.finalizers there, so that is used instead.
+   */
+  const isMissingRoute = (err: unknown) => err instanceof ApiError && err.code === 404 && err.details?.name === undefined;
+
+  async function writeStatus(ns: Namespace, signal: AbortSignal): Promise<Namespace> {
+    try {
+      return await nsClient.updateStatus(ns, { signal });
+    } catch (err) {
+      if (!isMissingRoute(err)) throw err;
+      return nsClient.update(ns, { signal });
+    }
+  }
+
+  async function finalize(ns: Namespace, signal: AbortSignal): Promise<Namespace> {
+    const body: Namespace = { ...ns, apiVersion: 'v1', kind: 'Namespace' };
+    try {
+      return await nsClient.updateSubresource<Namespace, Namespace>(undefined, ns.metadata!.name!, 'finalize', body, { signal });
+    } catch (err) {
+      if (!isMissingRoute(err)) throw err;
+      return nsClient.update(body, { signal });
+    }
+  }
 
   async function retryOnConflict(ns: Namespace, fn: (ns: Namespace) => Promise<Namespace>, signal: AbortSignal): Promise<Namespace> {
     let latest = ns;
@@ -129,9 +165,8 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
   }
 
   /** Deletes all content; returns the estimate (seconds) of what still has to go, or throws the errors met. */
-  async function deleteAllContent(ns: Namespace, signal: AbortSignal): Promise<number> {
+  async function deleteAllContent(ns: Namespace, deletedAtMs: number, signal: AbortSignal): Promise<number> {
     const namespace = ns.metadata!.name!;
-    const deletedAtMs = Date.parse(ns.metadata!.deletionTimestamp!);
     const errs: Error[] = [];
     const conditions = new NamespaceConditionUpdater();
     let resources: DiscoveredResource[] = [];
@@ -170,7 +205,7 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
     next.status ??= {};
     if (conditions.update(next.status)) {
       try {
-        await nsClient.updateStatus(next, { signal });
+        await writeStatus(next, signal);
       } catch (err) {
         log.info({ err: errorText(err), namespace }, "couldn't update status condition for namespace");
       }
@@ -189,13 +224,13 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
       if (isNotFound(err)) return;
       throw err;
     }
-    if (!ns.metadata?.deletionTimestamp) return;
+    if (deletingSinceMs(ns) === undefined) return;
     try {
       ns = await retryOnConflict(
         ns,
         async (cur) => {
-          if (!cur.metadata?.deletionTimestamp || cur.status?.phase === 'Terminating') return cur;
-          return nsClient.updateStatus({ ...cur, status: { ...cur.status, phase: 'Terminating' } }, { signal });
+          if (deletingSinceMs(cur) === undefined || cur.status?.phase === 'Terminating') return cur;
+          return writeStatus({ ...cur, status: { ...cur.status, phase: 'Terminating' } }, signal);
         },
         signal,
       );
@@ -203,28 +238,41 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
       if (isNotFound(err)) return;
       throw err;
     }
-    if (!ns.metadata?.deletionTimestamp) return;
-    if ((ns.spec?.finalizers ?? []).length === 0) return;
-    const estimate = await deleteAllContent(ns, signal);
+    const since = deletingSinceMs(ns);
+    if (since === undefined) return;
+    if ((ns.spec?.finalizers ?? []).length === 0) return deleteIfStillThere(ns, signal);
+    const estimate = await deleteAllContent(ns, since, signal);
     if (estimate > 0) throw new ResourcesRemainingError(estimate);
+    let finalized: Namespace;
     try {
-      await retryOnConflict(
+      finalized = await retryOnConflict(
         ns,
         async (cur) => {
           const finalizers = [...new Set((cur.spec?.finalizers ?? []).filter((f) => f !== KUBERNETES_FINALIZER))].sort();
-          try {
-            return await nsClient.updateSubresource<Namespace>(undefined, cur.metadata!.name!, 'finalize', { ...cur, apiVersion: 'v1', kind: 'Namespace', spec: { ...cur.spec, finalizers } }, { signal });
-          } catch (err) {
-            if (isNotFound(err)) return cur;
-            throw err;
-          }
+          return finalize({ ...cur, spec: { ...cur.spec, finalizers } }, signal);
         },
         signal,
       );
     } catch (err) {
+      // Another finalizer of the same token may have finished the deletion already.
       if (isNotFound(err)) return;
       throw err;
     }
+    await deleteIfStillThere(finalized, signal);
+  }
+
+  /**
+   * Workaround (see deletingSinceMs): a finalized namespace without a stored deletionTimestamp is not
+   * removed by k8ts's API server, so it is deleted again, which now removes it at once.
+   */
+  async function deleteIfStillThere(ns: Namespace, signal: AbortSignal): Promise<void> {
+    if (ns.metadata?.deletionTimestamp || (ns.spec?.finalizers ?? []).length > 0 || (ns.metadata?.finalizers ?? []).length > 0) return;
+    try {
+      await nsClient.delete(undefined, ns.metadata!.name!, { preconditions: { uid: ns.metadata!.uid! }, signal });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+    terminatingSince.delete(ns.metadata!.uid!);
   }
 
   /** Content that is still going away is not a failure: look again after half the estimate. */
