@@ -115,7 +115,7 @@ export function newGarbageCollector(ctx: ControllerContext, opts: GarbageCollect
 
   // ---- monitors ----
 
-  function syncMonitors(resources: readonly DiscoveredResource[], signal: AbortSignal): void {
+  function syncMonitors(resources: readonly DiscoveredResource[]): void {
     const want = new Map(resources.map((r) => [resourceKey(r), r]));
     for (const [key, m] of monitors) {
       if (want.has(key)) continue;
@@ -135,7 +135,8 @@ export function newGarbageCollector(ctx: ControllerContext, opts: GarbageCollect
         onUpdate: (old, o) => graph.process(toEvent('update', r, o, old)),
         onDelete: (o) => graph.process(toEvent('delete', r, o)),
       });
-      if (!builtin) informer.start(signal);
+      // Stopped by the collector (on resource removal or abort), so no abort listener per informer.
+      if (!builtin) informer.start();
       monitors.set(key, { resource: r, informer, registration, owned: !builtin });
     }
   }
@@ -144,6 +145,7 @@ export function newGarbageCollector(ctx: ControllerContext, opts: GarbageCollect
 
   async function resyncResources(signal: AbortSignal): Promise<boolean> {
     const d = await discoverResources(ctx.client, signal);
+    if (signal.aborted) return false;
     if (d.error) log.info({ err: d.error.message }, 'failed to discover some groups');
     const next = new Map<string, DiscoveredResource>();
     for (const r of d.all) next.set(`${groupVersionString(r.group, r.version)}|${r.kind}`, r);
@@ -156,7 +158,7 @@ export function newGarbageCollector(ctx: ControllerContext, opts: GarbageCollect
       const kept = [...monitors.values()].filter((m) => failed.has(groupVersionString(m.resource.group, m.resource.version))).map((m) => m.resource);
       deletable = [...deletable, ...kept];
     }
-    syncMonitors(deletable, signal);
+    syncMonitors(deletable);
     return true;
   }
 
