@@ -401,8 +401,17 @@ export async function checkNamespace(req: ResourceRequest, hooks: HandlerHooks):
   const ns = nsReg.watchCache().cached(nsReg.key(undefined, req.namespace)) ?? (await nsReg.tryGet(undefined, req.namespace));
   if (!ns) throw notFound({ group: '', resource: 'namespaces' }, req.namespace);
   if (ns.status?.phase === 'Terminating' || ns.metadata.deletionTimestamp) {
-    throw forbidden(
+    // Upstream's NamespaceLifecycle: Forbidden with a NamespaceTerminating cause clients test for.
+    throw new StatusError(
+      403,
+      'Forbidden',
       `${req.type.plural}${req.type.group ? `.${req.type.group}` : ''} "${req.name ?? ''}" is forbidden: unable to create new content in namespace ${req.namespace} because it is being terminated`,
+      {
+        name: req.name ?? '',
+        ...(req.type.group ? { group: req.type.group } : {}),
+        kind: req.type.plural,
+        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${req.namespace} is being terminated`, field: 'metadata.namespace' }],
+      },
     );
   }
 }
@@ -434,6 +443,15 @@ export async function handleUpdate(req: ResourceRequest, body: Buffer, contentTy
     throw conflict(reg.gr, req.name!, OBJECT_MODIFIED);
   }
   obj.metadata.resourceVersion = current.metadata.resourceVersion;
+  if (req.subresource === 'finalize') {
+    // namespaces/<name>/finalize changes spec.finalizers and nothing else.
+    const finalizers = (obj.spec as Obj | undefined)?.finalizers;
+    const next = structuredClone(current);
+    next.spec = { ...(next.spec ?? {}), finalizers: finalizers ?? [] };
+    if ((next.spec.finalizers as unknown[]).length === 0) delete next.spec.finalizers;
+    const updated = await reg.update(current, next, { dryRun: dryRun(req), keepDeletion: true });
+    return { code: 200, body: updated, warnings };
+  }
   const sub = req.subresource === 'status' ? 'status' : undefined;
   await hooks.admit?.(req, obj, current);
   hooks.manageFields?.(req.type, current, obj, fieldManager(req));
@@ -546,8 +564,7 @@ async function deleteNamespace(req: ResourceRequest, reg: ResourceRegistry, opts
     next.status = { ...(next.status ?? {}), phase: 'Terminating' };
     if (opts.dryRun) return { code: 200, body: next };
     try {
-      const updated = await reg.update(current, next, { subresource: 'status' });
-      updated.metadata.deletionTimestamp = next.metadata.deletionTimestamp;
+      const updated = await reg.update(current, next, { subresource: 'status', keepDeletion: true });
       return { code: 200, body: updated };
     } catch (err) {
       if (err instanceof StatusError && err.reason === 'Conflict') continue;

@@ -17,6 +17,7 @@ import {
   conflict,
   invalid,
   notFound,
+  qualified,
   type FieldError,
   type GroupResource,
 } from './status.js';
@@ -172,12 +173,23 @@ export class ResourceRegistry {
    * may not change (uid, creationTimestamp), bumps generation on spec changes, and keeps status
    * or spec depending on whether this is a status write. 409 if someone wrote in between.
    */
-  async update(current: K8sObject, next: K8sObject, opts: WriteOptions & { subresource?: 'status' } = {}): Promise<K8sObject> {
+  async update(current: K8sObject, next: K8sObject, opts: WriteOptions & { subresource?: 'status'; keepDeletion?: boolean } = {}): Promise<K8sObject> {
     const m = next.metadata;
     const cm = current.metadata;
+    // A UID in the object is a precondition, as upstream's.
+    if (m.uid && m.uid !== cm.uid) {
+      throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(this.gr)} "${cm.name}": Precondition failed: UID in precondition: ${m.uid}, UID in object meta: ${cm.uid}`, {
+        name: cm.name,
+        ...(this.gr.group ? { group: this.gr.group } : {}),
+        kind: this.gr.resource,
+      });
+    }
     m.uid = cm.uid;
     m.creationTimestamp = cm.creationTimestamp;
-    if (cm.deletionTimestamp) {
+    if (opts.keepDeletion && m.deletionTimestamp) {
+      // The namespace registry starts a deletion this way (its DELETE is an update).
+      m.deletionGracePeriodSeconds ??= 0;
+    } else if (cm.deletionTimestamp) {
       m.deletionTimestamp = cm.deletionTimestamp;
       m.deletionGracePeriodSeconds = cm.deletionGracePeriodSeconds;
     } else {
@@ -259,12 +271,15 @@ export class ResourceRegistry {
         );
       }
       const finalizers: string[] = [...(m.finalizers ?? [])];
-      if (opts.propagationPolicy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
-      if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
-      if (opts.propagationPolicy && opts.propagationPolicy !== 'Orphan') {
-        const i = finalizers.indexOf('orphan');
-        if (i >= 0 && opts.propagationPolicy === 'Background') finalizers.splice(i, 1);
+      // An explicit policy replaces whichever of the two GC finalizers was there, as upstream.
+      if (opts.propagationPolicy) {
+        for (const f of ['orphan', 'foregroundDeletion']) {
+          const i = finalizers.indexOf(f);
+          if (i >= 0) finalizers.splice(i, 1);
+        }
       }
+      if (opts.propagationPolicy === 'Orphan') finalizers.push('orphan');
+      if (opts.propagationPolicy === 'Foreground') finalizers.push('foregroundDeletion');
       const grace = this.gracePeriod(current, opts.gracePeriodSeconds);
       const graceful = finalizers.length > 0 || grace > 0;
       if (opts.dryRun) return { object: current, gone: !graceful };

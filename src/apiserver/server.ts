@@ -342,7 +342,12 @@ export class ApiServer {
     let resource: string;
     let name: string | undefined;
     let subresource: string | undefined;
-    if (rest[0] === 'namespaces' && rest.length >= 3) {
+    if (rest[0] === 'namespaces' && rest.length === 3 && group === '' && (rest[2] === 'status' || rest[2] === 'finalize')) {
+      // A namespace's own subresources: /api/v1/namespaces/<name>/status and /finalize.
+      resource = 'namespaces';
+      name = rest[1];
+      subresource = rest[2];
+    } else if (rest[0] === 'namespaces' && rest.length >= 3) {
       namespace = rest[1];
       resource = rest[2]!;
       name = rest[3];
@@ -410,7 +415,7 @@ export class ApiServer {
         if (!name) throw methodNotAllowed();
         if (subresource === 'scale') return { code: 200, body: await writeScale(rr, decodeBody(body, req.headers['content-type']) as Obj) };
         if (subresource && subresource !== 'status' && subresource !== 'finalize' && subresource !== 'approval') throw methodNotAllowed();
-        const reply = await handleUpdate({ ...rr, subresource: subresource === 'status' ? 'status' : undefined }, body, req.headers['content-type'], this.hooks);
+        const reply = await handleUpdate({ ...rr, subresource: subresource === 'status' || subresource === 'finalize' ? subresource : undefined }, body, req.headers['content-type'], this.hooks);
         return { ...reply, body: this.present(rr, reply.body as K8sObject, form(), false) };
       }
       case 'PATCH': {
