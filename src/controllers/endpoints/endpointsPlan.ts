@@ -63,7 +63,8 @@ export function desiredSubsets(svc: Readonly<Service>, pods: readonly Readonly<P
     for (const sp of ports) {
       const num = findPort(pod, sp);
       if (num === undefined) continue;
-      const ep: EndpointPort = { name: sp.name ?? '', port: num, protocol: sp.protocol ?? 'TCP' };
+      // name is omitempty on the wire: an unnamed port has none.
+      const ep: EndpointPort = { ...(sp.name ? { name: sp.name } : {}), port: num, protocol: sp.protocol ?? 'TCP' };
       if (sp.appProtocol !== undefined) ep.appProtocol = sp.appProtocol;
       add(pod, { ...addr }, ep);
     }
