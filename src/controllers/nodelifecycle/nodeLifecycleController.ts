@@ -335,8 +335,15 @@ export function newNodeLifecycleController(ctx: ControllerContext, opts: NodeLif
         log.warn({ err }, `${what} failed`);
       }
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        const onAbort = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, ms);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
