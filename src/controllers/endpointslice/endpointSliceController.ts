@@ -161,6 +161,8 @@ export function newEndpointSliceController(ctx: ControllerContext, opts: Endpoin
 
   async function sync(key: string, signal: AbortSignal): Promise<void> {
     const [ns, name] = splitKey(key);
+    // The API server owns `default/kubernetes`'s slice (k8ts' bootstrap labels it as ours).
+    if (ns === 'default' && name === 'kubernetes') return;
     const svc = services.get(ns, name);
     if (!svc) {
       triggerTimes.deleteService(key);
