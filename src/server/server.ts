@@ -16,7 +16,6 @@ import { ApiServer, type UserInfo } from '../apiserver/server.js';
 import { admissionChain, defaultTolerationSecondsAdmission, limitRangerAdmission, priorityAdmission, serviceAccountAdmission } from '../apiserver/admission.js';
 import { bootstrapSystemObjects } from '../apiserver/bootstrap.js';
 import { apiServerHooks } from '../apiserver/hooks.js';
-import { NamespaceDefaults } from '../apiserver/namespaceDefaults.js';
 import { CustomResourceDefinitions } from '../apiserver/crds.js';
 import { createAuthentication } from '../apiserver/authentication.js';
 
@@ -129,8 +128,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
   void api.warm().catch((err: unknown) => log.warn({ err }, 'a watch cache failed to load'));
   const { port } = await api.listen(opts.httpsListenPort, opts.bindAddress);
   await bootstrapSystemObjects(api, { advertiseAddress: advertise, port, serviceIP });
-  const nsDefaults = new NamespaceDefaults(api, pki.ca.certPem);
-  nsDefaults.start();
   const crds = new CustomResourceDefinitions(api);
   await crds.ready();
   crds.start();
@@ -177,7 +174,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     close: async () => {
       await scheduler?.stop();
       await controllerManager?.stop();
-      nsDefaults.stop();
       crds.stop();
       await api.close();
       await store.close();
