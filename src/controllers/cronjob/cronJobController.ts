@@ -10,6 +10,7 @@ import type { ObjectReference } from 'kubernetes-types/core/v1.js';
 import { isAlreadyExists, isNotFound } from '../../client/apiError.js';
 import type { KubeObject } from '../../client/resourceClient.js';
 import { controllerOf } from '../controllerRef.js';
+import { clampDelay } from '../job/jobUtil.js';
 import { errorText, keyOf, newQueue, runQueueWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { byJobStartTime, finishedStatus, formatSchedule, isJobFinished, jobFromTemplate, jobName, nextScheduleTime, nextScheduleTimeDuration } from './cronJobUtils.js';
 import { parseStandard, Zone, type CronSchedule } from './cronSchedule.js';
@@ -79,7 +80,7 @@ export function newCronJobController(ctx: ControllerContext, opts: CronJobContro
           return;
         }
         const d = nextScheduleTimeDuration(cur, now(), sched);
-        if (d !== undefined) queue.addAfter(keyOf(cur), d);
+        if (d !== undefined) queue.addAfter(keyOf(cur), clampDelay(d));
         return;
       }
       queue.add(keyOf(cur));
@@ -279,7 +280,7 @@ export function newCronJobController(ctx: ControllerContext, opts: CronJobContro
       }
     }
     if (result.requeueAfter !== undefined) {
-      queue.addAfter(key, result.requeueAfter);
+      queue.addAfter(key, clampDelay(result.requeueAfter));
       return;
     }
     if (syncErr) throw syncErr;
