@@ -15,6 +15,9 @@ const plans = new Map<string, PodOutcome[]>();
 const seen = new Map<string, number>();
 function outcome(p: Readonly<Pod>): PodOutcome {
   const job = p.metadata?.labels?.['batch.kubernetes.io/job-name'] ?? '';
+  // Indexed plans are per index: `<job>/<index>`.
+  const ix = p.metadata?.annotations?.['batch.kubernetes.io/job-completion-index'];
+  if (ix !== undefined && plans.has(`${job}/${ix}`)) return plans.get(`${job}/${ix}`)![0]!;
   const plan = plans.get(job);
   if (!plan) return 'Succeeded';
   const n = seen.get(job) ?? 0;
@@ -128,6 +131,21 @@ describe('job-controller and ttl-after-finished-controller with kubectl', { time
       ],
     );
     assert.deepEqual(pods[0]!.spec?.containers[0]?.env?.find((e) => e.name === 'JOB_COMPLETION_INDEX')?.valueFrom?.fieldRef?.fieldPath, "metadata.labels['batch.kubernetes.io/job-completion-index']");
+  });
+
+  it('with backoffLimitPerIndex, retries a failing index once, then fails only that index', async () => {
+    plans.set('perindex/1', ['Failed']);
+    const y = jobYaml('perindex', '  completions: 3\n  parallelism: 3\n  completionMode: Indexed\n  backoffLimitPerIndex: 1');
+    assert.equal((await s.kubectl(['apply', '-f', '-'], { input: y })).code, 0);
+    const w = await s.kubectl(['wait', '--for=condition=failed', 'job/perindex', '--timeout=30s'], { timeoutMs: 35_000 });
+    assert.equal(w.code, 0, w.stderr);
+    const job = await getJob('perindex');
+    assert.equal(job.status?.completedIndexes, '0,2');
+    assert.equal(job.status?.failedIndexes, '1');
+    assert.equal(job.status?.failed, 2);
+    assert.equal(job.status?.conditions?.find((c) => c.type === 'Failed')?.reason, 'FailedIndexes');
+    const index1 = (await podsOf('perindex')).filter((p) => p.metadata?.annotations?.['batch.kubernetes.io/job-completion-index'] === '1');
+    assert.deepEqual(index1.map((p) => p.metadata?.annotations?.['batch.kubernetes.io/job-index-failure-count']).sort(), ['0', '1']);
   });
 
   it('fails a Job past activeDeadlineSeconds, deleting its running pod', async () => {
