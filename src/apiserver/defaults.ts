@@ -121,11 +121,12 @@ export function applyDefaults(group: string, kind: string, obj: Obj): void {
       break;
     case 'batch/Job':
       if (spec) {
+        // Both unset: a one-pod job. Only parallelism set: a work queue, completions stay unset.
+        if (spec.completions === undefined && spec.parallelism === undefined) spec.completions = 1;
         spec.parallelism ??= 1;
         spec.backoffLimit ??= 6;
         spec.completionMode ??= 'NonIndexed';
         spec.suspend ??= false;
-        if (spec.completions === undefined && spec.parallelism !== undefined && spec.completionMode === 'NonIndexed') spec.completions = 1;
         spec.podReplacementPolicy ??= 'TerminatingOrFailed';
         if (spec.manualSelector !== true) spec.manualSelector = undefined;
         templateDefaults(spec.template);

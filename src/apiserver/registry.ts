@@ -18,6 +18,7 @@ import {
   invalid,
   notFound,
   qualified,
+  FieldError as FieldErrorClass,
   type FieldError,
   type GroupResource,
 } from './status.js';
@@ -41,6 +42,24 @@ export const timestampIn = (seconds: number): string => new Date(Date.now() + se
 export const nowTimestamp = (): string => timestampIn(0);
 
 const DS_TEMPLATE_GENERATION = 'deprecated.daemonset.template.generation';
+
+/**
+ * Upstream's Job strategy: unless `manualSelector`, a Job selects its pods by its own UID, and its
+ * template carries the labels that make that true (plus the legacy `controller-uid`/`job-name`).
+ */
+function generateJobSelector(job: K8sObject): void {
+  const spec = job.spec;
+  if (!spec || spec.manualSelector === true) return;
+  if (spec.selector) {
+    throw invalid('Job', 'batch', job.metadata.name, [new FieldErrorClass('FieldValueInvalid', 'spec.selector', '`selector` not auto-generated', spec.selector, true)]);
+  }
+  const uid = job.metadata.uid!;
+  const name = job.metadata.name;
+  spec.selector = { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } };
+  spec.template ??= {};
+  spec.template.metadata ??= {};
+  spec.template.metadata.labels = { ...(spec.template.metadata.labels ?? {}), 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': name, 'controller-uid': uid, 'job-name': name };
+}
 
 /** Kinds whose metadata.generation tracks spec changes. */
 const NO_GENERATION = new Set(['/Event', 'events.k8s.io/Event', '/ConfigMap', '/Secret', '/Endpoints', 'coordination.k8s.io/Lease', '/ServiceAccount']);
@@ -137,6 +156,7 @@ export class ResourceRegistry {
     // with their status, and namespaces, whose phase the strategy sets (both as upstream).
     if (this.type.subresources?.includes('status') && !(this.type.group === '' && (this.type.kind === 'Namespace' || this.type.kind === 'Node'))) delete obj.status;
     applyDefaults(this.type.group, this.type.kind, obj);
+    if (this.type.group === 'batch' && this.type.kind === 'Job') generateJobSelector(obj);
     if (this.type.group === 'apps' && this.type.kind === 'DaemonSet') m.annotations = { ...(m.annotations ?? {}), [DS_TEMPLATE_GENERATION]: '1' };
     // A new pod is Pending, with its QoS class (upstream's pod strategy).
     if (this.type.group === '' && this.type.kind === 'Pod') obj.status = { phase: 'Pending', qosClass: podQOSClass(obj as Pod) };
@@ -212,7 +232,9 @@ export class ResourceRegistry {
       }
       applyDefaults(this.type.group, this.type.kind, next);
       if (cm.generation !== undefined) {
-        m.generation = JSON.stringify(next.spec ?? null) !== JSON.stringify(current.spec ?? null) ? cm.generation + 1 : cm.generation;
+        // Kinds without a spec (EndpointSlice) count any change outside metadata, as upstream.
+        const body = (o: K8sObject) => (this.type.kind === 'EndpointSlice' ? JSON.stringify({ ...o, metadata: undefined }) : JSON.stringify(o.spec ?? null));
+        m.generation = body(next) !== body(current) ? cm.generation + 1 : cm.generation;
       }
       // Upstream's DaemonSet strategy tracks template changes in this annotation (pods get it as
       // their pod-template-generation label).

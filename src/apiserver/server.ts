@@ -41,7 +41,7 @@ import {
   type ResourceRequest,
 } from './handlers.js';
 import { PATCH_TYPES, chooseResponse, decodeBody, mediaType, readBody, type PatchType, type ResponseForm } from './negotiate.js';
-import { ResourceRegistry } from './registry.js';
+import { ResourceRegistry, nowTimestamp } from './registry.js';
 import { StatusError, badRequest, internalError, methodNotAllowed, notAcceptable, notFound, serviceUnavailable, unauthorized, unsupportedMediaType } from './status.js';
 import type { K8sObject } from './watchCache.js';
 
@@ -566,25 +566,51 @@ export class ApiServer {
   }
 
   /** POST pods/<name>/eviction: deletes the pod unless a PodDisruptionBudget forbids it. */
+  /**
+   * pods/eviction as upstream: a pod covered by a PodDisruptionBudget is deleted only if the budget
+   * (as its controller last computed it) allows a disruption, which the eviction then uses up by
+   * recording the pod in `status.disruptedPods`; terminal, pending and terminating pods need no budget.
+   */
   private async evict(rr: ResourceRequest, eviction: Obj): Promise<Reply> {
     const pods = this.registryFor('', 'pods')!;
-    const pod = await pods.get(rr.namespace, rr.name!);
     const pdbs = this.registryFor('policy', 'poddisruptionbudgets')!;
-    const list = await pdbs.store.list(pdbs.listPrefix(rr.namespace));
-    for (const item of list.items) {
-      const pdb = JSON.parse(item.value.toString('utf8')) as Obj;
-      if (!matches(fromLabelSelector(pdb.spec?.selector), pod.metadata.labels)) continue;
-      if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed' || pod.status?.phase === 'Pending') continue;
-      if ((pdb.status?.disruptionsAllowed ?? 0) < 1) {
-        const err = new StatusError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
-          causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name} needs ${pdb.status?.desiredHealthy ?? 0} healthy pods and has ${pdb.status?.currentHealthy ?? 0} currently` }],
-        });
-        throw err;
-      }
-    }
     const opts = eviction?.deleteOptions ?? {};
-    await pods.delete(rr.namespace, rr.name!, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions });
-    return { code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } };
+    const tooMany = (message: string) => new StatusError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", { causes: [{ reason: 'DisruptionBudget', message }] });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const pod = await pods.get(rr.namespace, rr.name!);
+      const phase = pod.status?.phase;
+      const ignoresBudget = phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || pod.metadata.deletionTimestamp !== undefined;
+      if (!ignoresBudget) {
+        const list = await pdbs.store.list(pdbs.listPrefix(rr.namespace));
+        const covering = list.items
+          .map((item) => JSON.parse(item.value.toString('utf8')) as Obj)
+          .filter((pdb) => {
+            const sel = fromLabelSelector(pdb.spec?.selector);
+            return pdb.spec?.selector && sel.length > 0 && matches(sel, pod.metadata.labels);
+          });
+        if (covering.length > 1) throw new StatusError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
+        const pdb = covering[0];
+        if (pdb) {
+          const name = pdb.metadata.name as string;
+          if ((pdb.status?.observedGeneration ?? 0) < (pdb.metadata.generation ?? 0)) throw tooMany(`The disruption budget ${name} is still being processed by the server.`);
+          const allowed = pdb.status?.disruptionsAllowed ?? 0;
+          if (allowed < 0) throw new StatusError(403, 'Forbidden', 'pdb disruptions allowed is negative');
+          if (allowed === 0) throw tooMany(`The disruption budget ${name} needs ${pdb.status?.desiredHealthy ?? 0} healthy pods and has ${pdb.status?.currentHealthy ?? 0} currently`);
+          const current = await pdbs.get(rr.namespace, name);
+          const next = structuredClone(current);
+          next.status = { ...(next.status ?? {}), disruptionsAllowed: allowed - 1, disruptedPods: { ...(next.status?.disruptedPods ?? {}), [rr.name!]: nowTimestamp() } };
+          try {
+            await pdbs.update(current, next, { subresource: 'status' });
+          } catch (err) {
+            if (err instanceof StatusError && err.reason === 'Conflict') continue;
+            throw err;
+          }
+        }
+      }
+      await pods.delete(rr.namespace, rr.name!, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions });
+      return { code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } };
+    }
+    throw new StatusError(429, 'TooManyRequests', 'too many conflicts updating the disruption budget; retry', { retryAfterSeconds: 1 });
   }
 
   /** POST of resources that are not stored: reviews and bindings. */

@@ -15,6 +15,14 @@ export interface Clock {
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimer(fn, ms) {
+    // Node fires timers beyond 2^31-1 ms at once; a longer wait re-arms when the cap runs out.
+    const MAX = 2 ** 31 - 1;
+    if (ms > MAX) {
+      let inner: TimerHandle | undefined;
+      const t = setTimeout(() => (inner = realClock.setTimer(fn, ms - MAX)), MAX);
+      t.unref();
+      return { cancel: () => (clearTimeout(t), inner?.cancel()) };
+    }
     const t = setTimeout(fn, Math.max(0, ms));
     t.unref();
     return { cancel: () => clearTimeout(t) };

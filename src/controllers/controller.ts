@@ -31,6 +31,10 @@ export interface ControllerManagerOptions {
   concurrentCronJobSyncs: number;
   nodeMonitorGracePeriodMs: number;
   nodeMonitorPeriodMs: number;
+  /** How long a new node may take to post its first status (upstream --node-startup-grace-period). */
+  nodeStartupGracePeriodMs: number;
+  /** Endpoints per EndpointSlice (upstream --max-endpoints-per-slice). */
+  maxEndpointsPerSlice: number;
   /** Eviction of pods from unreachable nodes per second (upstream --node-eviction-rate). */
   nodeEvictionRate: number;
   secondaryNodeEvictionRate: number;
@@ -57,6 +61,8 @@ export const DEFAULT_OPTIONS: ControllerManagerOptions = {
   concurrentCronJobSyncs: 5,
   nodeMonitorGracePeriodMs: 40_000,
   nodeMonitorPeriodMs: 5_000,
+  nodeStartupGracePeriodMs: 60_000,
+  maxEndpointsPerSlice: 100,
   nodeEvictionRate: 0.1,
   secondaryNodeEvictionRate: 0.01,
   largeClusterSizeThreshold: 50,

@@ -11,7 +11,21 @@ import { LeaderElector } from '../client/leaderElection.js';
 import type { RestClient } from '../client/restClient.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_OPTIONS, type Controller, type ControllerContext, type ControllerManagerOptions } from './controller.js';
+import { newCronJobController } from './cronjob/cronJobController.js';
 import { newDaemonSetController } from './daemonset/daemonSetController.js';
+import { newDisruptionController } from './disruption/disruptionController.js';
+import { newEndpointsController } from './endpoints/endpointsController.js';
+import { newEndpointSliceController } from './endpointslice/endpointSliceController.js';
+import { newGarbageCollector } from './garbagecollector/garbageCollector.js';
+import { newJobController } from './job/jobController.js';
+import { newNamespaceController } from './namespace/namespaceController.js';
+import { newNodeIpamController } from './nodeipam/nodeIpamController.js';
+import { newNodeLifecycleController } from './nodelifecycle/nodeLifecycleController.js';
+import { newTaintEvictionController } from './nodelifecycle/taintEvictionController.js';
+import { newPodGC } from './podgc/podGC.js';
+import { newRootCACertPublisher } from './rootcacertpublisher/publisher.js';
+import { newServiceAccountsController } from './serviceaccount/serviceAccountsController.js';
+import { newTTLAfterFinishedController } from './ttlafterfinished/ttlAfterFinishedController.js';
 import { newDeploymentController } from './deployment/deploymentController.js';
 import { REPLICATION_CONTROLLER_KIND, newReplicaSetController } from './replicaset/replicaSetController.js';
 import { newStatefulSetController } from './statefulset/statefulSetController.js';
@@ -27,6 +41,20 @@ export const CONTROLLERS: ReadonlyArray<{ name: string; alias: string; create: C
   { name: 'replicationcontroller-controller', alias: 'replicationcontroller', create: (ctx) => newReplicaSetController(ctx, REPLICATION_CONTROLLER_KIND) },
   { name: 'daemonset-controller', alias: 'daemonset', create: (ctx) => newDaemonSetController(ctx) },
   { name: 'statefulset-controller', alias: 'statefulset', create: (ctx) => newStatefulSetController(ctx) },
+  { name: 'job-controller', alias: 'job', create: (ctx) => newJobController(ctx) },
+  { name: 'cronjob-controller', alias: 'cronjob', create: (ctx) => newCronJobController(ctx) },
+  { name: 'ttl-after-finished-controller', alias: 'ttl-after-finished', create: (ctx) => newTTLAfterFinishedController(ctx) },
+  { name: 'endpoints-controller', alias: 'endpoint', create: (ctx) => newEndpointsController(ctx) },
+  { name: 'endpointslice-controller', alias: 'endpointslice', create: (ctx) => newEndpointSliceController(ctx, { maxEndpointsPerSlice: ctx.options.maxEndpointsPerSlice }) },
+  { name: 'garbage-collector-controller', alias: 'garbagecollector', create: (ctx) => newGarbageCollector(ctx) },
+  { name: 'namespace-controller', alias: 'namespace', create: (ctx) => newNamespaceController(ctx) },
+  { name: 'serviceaccount-controller', alias: 'serviceaccount', create: (ctx) => newServiceAccountsController(ctx) },
+  { name: 'root-ca-certificate-publisher-controller', alias: 'root-ca-cert-publisher', create: (ctx) => newRootCACertPublisher(ctx) },
+  { name: 'pod-garbage-collector-controller', alias: 'podgc', create: (ctx) => newPodGC(ctx) },
+  { name: 'node-lifecycle-controller', alias: 'nodelifecycle', create: (ctx) => newNodeLifecycleController(ctx, { nodeStartupGracePeriodMs: ctx.options.nodeStartupGracePeriodMs }) },
+  { name: 'taint-eviction-controller', alias: 'taint-eviction-controller', create: (ctx) => newTaintEvictionController(ctx) },
+  { name: 'node-ipam-controller', alias: 'nodeipam', create: (ctx) => newNodeIpamController(ctx) },
+  { name: 'disruption-controller', alias: 'disruption', create: (ctx) => newDisruptionController(ctx) },
 ];
 
 /**

@@ -1,5 +1,6 @@
 // For controller tests: a ControllerContext whose client talks to a real `k8ts server`, so a
 // controller under test runs in the test process against the real API, as it will in k8ts.
+import { setMaxListeners } from 'node:events';
 import { EventRecorder } from '../../src/client/events.js';
 import { SharedInformerFactory } from '../../src/client/informerFactory.js';
 import { loadKubeconfigConfig } from '../../src/client/config.js';
@@ -31,6 +32,7 @@ export async function controllerHarness(kubeconfig: string, options: Partial<Con
     options: { ...DEFAULT_OPTIONS, ...options },
   };
   const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
   const running: Promise<void>[] = [];
   return {
     ctx,

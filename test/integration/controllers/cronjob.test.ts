@@ -52,7 +52,7 @@ describe('cronjob-controller with kubectl', { timeout: 60_000 }, () => {
   const touch = (name: string) => s.kubectl(['annotate', 'cronjob', name, `touched=${Date.now()}`, '--overwrite']);
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig);
     // Pods of cronjob "forever" keep running; all others succeed.
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1'], outcome: (p) => (p.metadata?.labels?.['batch.kubernetes.io/job-name']?.startsWith('forever-') ? 'Running' : 'Succeeded') });

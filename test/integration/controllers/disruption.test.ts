@@ -38,7 +38,7 @@ describe('disruption-controller', () => {
     });
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig);
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1'] });
     h.run(newDisruptionController(h.ctx), newReplicaSetController(h.ctx));

@@ -55,7 +55,7 @@ describe('endpoint-controller and endpointslice-controller', () => {
   };
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig);
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1'] });
     h.run(newEndpointsController(h.ctx), newEndpointSliceController(h.ctx));

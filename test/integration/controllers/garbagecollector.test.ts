@@ -45,7 +45,7 @@ describe('garbage collector', () => {
   };
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig);
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1'] });
     h.run(newReplicaSetController(h.ctx), newGarbageCollector(h.ctx));

@@ -53,7 +53,7 @@ describe('job-controller and ttl-after-finished-controller with kubectl', { time
   };
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig);
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1'], outcome });
     h.run(newJobController(h.ctx, { podFailureBackoffMs: 300, syncBatchPeriodMs: 200 }), newTTLAfterFinishedController(h.ctx));

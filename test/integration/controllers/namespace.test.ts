@@ -47,7 +47,7 @@ describe('namespace, serviceaccount and root-ca-certificate-publisher controller
   const exists = async (args: string[]) => (await s.kubectl(['get', ...args])).code === 0;
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     caPem = (await loadKubeconfigConfig({ path: s.kubeconfig })).caPem!;
     h = await controllerHarness(s.kubeconfig, { rootCAPem: caPem });
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1'] });

@@ -33,7 +33,7 @@ describe('node-ipam-controller', () => {
   const cidrs = async (name: string) => ((JSON.parse(await ok(['get', 'node', name, '-o', 'json'])) as Node).spec?.podCIDRs ?? []);
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
   });
   after(async () => {
     await h?.stop();

@@ -54,7 +54,7 @@ describe('node-lifecycle-controller and taint-eviction-controller', () => {
   const node = async (name: string) => JSON.parse(await ok(['get', 'node', name, '-o', 'json'])) as Node;
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig, { nodeMonitorGracePeriodMs: 3000, nodeMonitorPeriodMs: 500 });
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1', 'n2'] });
     // The kubelets' node Lease heartbeats, which the test stops for n2.

@@ -30,7 +30,7 @@ describe('pod garbage collector', () => {
   const pods = () => h.client.resource<Pod>('', 'v1', 'pods');
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig, { terminatedPodGCThreshold: 2 });
     kubelet = await startFakeKubelet(h.client, { nodes: ['n1'], outcome: (p) => (p.metadata?.labels?.done === 'true' ? 'Succeeded' : 'Running') });
     h.run(newPodGC(h.ctx, { gcCheckPeriodMs: 300, quarantineTimeMs: 1000 }));
