@@ -161,7 +161,6 @@ export function applyDefaults(group: string, kind: string, obj: Obj): void {
       break;
     case '/Namespace':
       obj.spec ??= {};
-      obj.spec.finalizers ??= ['kubernetes'];
       obj.status ??= {};
       obj.status.phase ??= 'Active';
       obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': obj.metadata.name };

@@ -449,7 +449,7 @@ export async function handleUpdate(req: ResourceRequest, body: Buffer, contentTy
     const next = structuredClone(current);
     next.spec = { ...(next.spec ?? {}), finalizers: finalizers ?? [] };
     if ((next.spec.finalizers as unknown[]).length === 0) delete next.spec.finalizers;
-    const updated = await reg.update(current, next, { dryRun: dryRun(req), keepDeletion: true });
+    const updated = await reg.update(current, next, { dryRun: dryRun(req), keepDeletion: true, subresource: 'finalize' });
     return { code: 200, body: updated, warnings };
   }
   const sub = req.subresource === 'status' ? 'status' : undefined;

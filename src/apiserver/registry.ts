@@ -157,6 +157,8 @@ export class ResourceRegistry {
     if (this.type.subresources?.includes('status') && !(this.type.group === '' && (this.type.kind === 'Namespace' || this.type.kind === 'Node'))) delete obj.status;
     applyDefaults(this.type.group, this.type.kind, obj);
     if (this.type.group === 'batch' && this.type.kind === 'Job') generateJobSelector(obj);
+    // Every new namespace waits for the namespace controller when deleted.
+    if (this.type.group === '' && this.type.kind === 'Namespace') obj.spec = { ...(obj.spec ?? {}), finalizers: ['kubernetes'] };
     if (this.type.group === 'apps' && this.type.kind === 'DaemonSet') m.annotations = { ...(m.annotations ?? {}), [DS_TEMPLATE_GENERATION]: '1' };
     // A new pod is Pending, with its QoS class (upstream's pod strategy).
     if (this.type.group === '' && this.type.kind === 'Pod') obj.status = { phase: 'Pending', qosClass: podQOSClass(obj as Pod) };
@@ -193,7 +195,7 @@ export class ResourceRegistry {
    * may not change (uid, creationTimestamp), bumps generation on spec changes, and keeps status
    * or spec depending on whether this is a status write. 409 if someone wrote in between.
    */
-  async update(current: K8sObject, next: K8sObject, opts: WriteOptions & { subresource?: 'status'; keepDeletion?: boolean } = {}): Promise<K8sObject> {
+  async update(current: K8sObject, next: K8sObject, opts: WriteOptions & { subresource?: 'status' | 'finalize'; keepDeletion?: boolean } = {}): Promise<K8sObject> {
     const m = next.metadata;
     const cm = current.metadata;
     // A UID in the object is a precondition, as upstream's.
@@ -226,9 +228,15 @@ export class ResourceRegistry {
       for (const k of Object.keys(next)) if (!(k in keep) && k !== 'status' && k !== 'metadata') delete next[k];
       m.generation = cm.generation;
     } else {
-      if (hasStatus && this.type.kind !== 'Namespace') {
+      if (hasStatus) {
         if (current.status === undefined) delete next.status;
         else next.status = current.status;
+      }
+      // A namespace's spec.finalizers change only through its finalize subresource (upstream's strategy).
+      if (this.type.group === '' && this.type.kind === 'Namespace' && opts.subresource !== 'finalize') {
+        next.spec = { ...(next.spec ?? {}) };
+        if (current.spec?.finalizers) next.spec.finalizers = current.spec.finalizers;
+        else delete next.spec.finalizers;
       }
       applyDefaults(this.type.group, this.type.kind, next);
       if (cm.generation !== undefined) {

@@ -241,7 +241,9 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
     const since = deletingSinceMs(ns);
     if (since === undefined) return;
     if ((ns.spec?.finalizers ?? []).length === 0) return deleteIfStillThere(ns, signal);
+    log.debug({ namespace: key }, 'deleting all content of namespace');
     const estimate = await deleteAllContent(ns, since, signal);
+    log.debug({ namespace: key, estimate }, 'content deleted; finalizing');
     if (estimate > 0) throw new ResourcesRemainingError(estimate);
     let finalized: Namespace;
     try {
