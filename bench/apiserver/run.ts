@@ -56,7 +56,7 @@ async function startServer(reuse?: { path: string; remove(): void }): Promise<{ 
   const dir = reuse ?? tempDir('k8ts-bench-api-');
   const port = await freePort();
   const t0 = now();
-  const child = spawn(process.execPath, [BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--disable-agent', '--disable-scheduler'], {
+  const child = spawn(process.execPath, [BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--disable-agent', '--disable-scheduler', '--disable-controller-manager'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, K8TS_LOG_LEVEL: 'warn' },
   });

@@ -149,7 +149,7 @@ function histogramQuantile(text: string, metric: string, p: number): number {
 async function runCase(c: Case): Promise<Record<string, number>> {
   const dir = tempDir('k8ts-bench-sched-');
   const port = await freePort();
-  const server: ChildProcess = spawn(process.execPath, [...(process.env['K8TS_BENCH_PROF_SERVER'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['K8TS_BENCH_PROF_SERVER']] : []), BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--disable-agent', '--disable-scheduler', '--etcd-compaction-interval', '0'], {
+  const server: ChildProcess = spawn(process.execPath, [...(process.env['K8TS_BENCH_PROF_SERVER'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['K8TS_BENCH_PROF_SERVER']] : []), BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--disable-agent', '--disable-scheduler', '--disable-controller-manager', '--etcd-compaction-interval', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, K8TS_LOG_LEVEL: 'warn' },
   });
@@ -233,6 +233,8 @@ async function runCase(c: Case): Promise<Record<string, number>> {
       'p50-ms': histogramQuantile(text, 'scheduler_scheduling_attempt_duration_seconds', 0.5) * 1000,
       'p99-ms': histogramQuantile(text, 'scheduler_scheduling_attempt_duration_seconds', 0.99) * 1000,
       'rss-mb': rssEnd,
+      'heap-total-mb': Number(/^nodejs_heap_size_total_bytes (\d+)/m.exec(text)?.[1] ?? NaN) / 1024 / 1024,
+      'external-mb': Number(/^nodejs_external_memory_bytes (\d+)/m.exec(text)?.[1] ?? NaN) / 1024 / 1024,
       'heap-used-mb': Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN) / 1024 / 1024,
       'peak-rss-mb': peakRss,
       unschedulable: attempts ? Number(attempts[1]) : 0,

@@ -655,12 +655,30 @@ export async function bindPod(req: ResourceRequest, binding: Obj, hooks: Handler
   if (!podName) throw invalid('Binding', '', '', [required('metadata.name')]);
   if (!node || (binding.target.kind && binding.target.kind !== 'Node')) throw invalid('Binding', '', podName, [required('target.name')]);
   for (let attempt = 0; ; attempt++) {
-    const pod = await pods.get(req.namespace, podName);
+    // First from the watch cache (a stale copy only costs a conflict and a retry from the store),
+    // as upstream's GuaranteedUpdate starts from its cached object.
+    const cached = attempt === 0 ? pods.watchCache().cached(pods.key(req.namespace, podName)) : undefined;
+    const pod = cached ? pods.withType(cached) : await pods.get(req.namespace, podName);
+    const uid = binding.metadata?.uid;
+    if (uid && uid !== pod.metadata.uid) {
+      if (cached) continue;
+      throw conflict(pods.gr, podName, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.metadata.uid}`);
+    }
     if (pod.metadata.deletionTimestamp) throw conflict(pods.gr, podName, 'pod is being deleted, cannot be assigned to a host');
-    if (pod.spec?.nodeName) throw conflict(pods.gr, podName, `pod ${podName} is already assigned to node "${pod.spec.nodeName}"`);
+    if (pod.spec?.nodeName) {
+      if (cached) continue;
+      throw conflict(pods.gr, podName, `pod ${podName} is already assigned to node "${pod.spec.nodeName}"`);
+    }
     const next = structuredClone(pod);
     next.spec.nodeName = node;
     if (binding.metadata?.annotations) next.metadata.annotations = { ...(next.metadata.annotations ?? {}), ...binding.metadata.annotations };
+    // Upstream's assignPod also marks the pod PodScheduled=True.
+    const conditions: Obj[] = [...((next.status?.conditions as Obj[] | undefined) ?? [])];
+    const at = conditions.findIndex((c) => c.type === 'PodScheduled');
+    const scheduled: Obj = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: at >= 0 && conditions[at]!.status === 'True' ? conditions[at]!.lastTransitionTime : nowTimestamp() };
+    if (at >= 0) conditions[at] = scheduled;
+    else conditions.push(scheduled);
+    next.status = { ...(next.status ?? {}), conditions };
     try {
       await pods.update(pod, next, { dryRun: dryRun(req) });
       return { code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } };

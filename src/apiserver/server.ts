@@ -217,7 +217,10 @@ export class ApiServer {
     const labels = { verb: req.method ?? 'GET', dry_run: url.searchParams.has('dryRun') ? 'All' : '', group: '', version: '', resource: '', subresource: '', scope: '', component: 'apiserver' };
     const ac = new AbortController();
     this.inflight.add(ac);
-    res.on('close', () => ac.abort());
+    // Abort work for clients that went away (an abort per finished request would cost an exception each).
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort();
+    });
     let code = 200;
     try {
       const user = await this.opts.authenticate(req);
