@@ -8,6 +8,13 @@ import type { Lister } from './lister.js';
 import type { KubeObject, ObjectList, ResourceClient, SelectorOptions } from './resourceClient.js';
 import { logger, type Logger } from '../util/log.js';
 
+/** Drops metadata.managedFields, which no controller reads (upstream's informers do the same). */
+export function stripManagedFields<T extends KubeObject>(obj: T): T {
+  if (!obj.metadata || !('managedFields' in obj.metadata)) return obj;
+  const { managedFields: _drop, ...metadata } = obj.metadata as Record<string, unknown>;
+  return { ...obj, metadata } as T;
+}
+
 export interface ResourceEventHandler<T> {
   /** A new object; `isInInitialList` for objects of the first list (and the catch-up adds of a late handler). */
   onAdd?(obj: Readonly<T>, isInInitialList: boolean): void;
@@ -40,6 +47,11 @@ export interface InformerOptions<T> extends SelectorOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   clock?: Clock;
+  /**
+   * Applied to every object before it is cached and handed to handlers (client-go's
+   * TransformFunc); components use it to drop what they never read, e.g. managedFields.
+   */
+  transform?: (obj: T) => T;
   /** Names the informer in logs (default the resource). */
   name?: string;
 }
@@ -274,7 +286,11 @@ export class SharedInformer<T extends KubeObject> implements Lister<T> {
     if (signal.aborted) return;
     const apiVersion = this.resource.apiVersion;
     const kind = this.resource.info.kind;
-    const items = list.items.map((o) => (o.apiVersion && o.kind ? o : ({ ...o, apiVersion, ...(kind ? { kind } : {}) } as T)));
+    const t = this.options.transform;
+    const items = list.items.map((o) => {
+      const typed = o.apiVersion && o.kind ? o : ({ ...o, apiVersion, ...(kind ? { kind } : {}) } as T);
+      return t ? t(typed) : typed;
+    });
     this.replace(items, list.metadata?.resourceVersion ?? '');
   }
 
@@ -320,12 +336,13 @@ export class SharedInformer<T extends KubeObject> implements Lister<T> {
         continue;
       }
       const key = metaNamespaceKey(ev.object);
+      const obj = this.options.transform ? this.options.transform(ev.object) : ev.object;
       if (ev.type === 'DELETED') {
         this.indexer.deleteKey(key);
-        this.notify({ kind: 'delete', obj: ev.object });
+        this.notify({ kind: 'delete', obj });
       } else {
-        const old = this.indexer.upsert(ev.object);
-        this.notify(old ? { kind: 'update', old, obj: ev.object } : { kind: 'add', obj: ev.object, initial: false });
+        const old = this.indexer.upsert(obj);
+        this.notify(old ? { kind: 'update', old, obj } : { kind: 'add', obj, initial: false });
       }
       if (rv) this.lastRV = rv;
     }

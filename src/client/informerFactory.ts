@@ -12,6 +12,8 @@ export interface InformerFactoryOptions {
   /** Restrict every informer to one namespace. */
   namespace?: string;
   clock?: Clock;
+  /** Applied to every object of every informer made here (client-go's WithTransform). */
+  transform?: <T extends KubeObject>(obj: T) => T;
 }
 
 export interface InformerRequest<T> extends SelectorOptions {
@@ -44,6 +46,7 @@ export class SharedInformerFactory {
       const resync = req.resyncPeriodMs ?? this.options.resyncPeriodMs;
       if (resync) opts.resyncPeriodMs = resync;
       if (this.options.clock) opts.clock = this.options.clock;
+      if (this.options.transform) opts.transform = this.options.transform;
       inf = new SharedInformer<T>(this.client.resource<T>(group, version, plural), opts);
       this.informers.set(key, inf as unknown as SharedInformer<KubeObject>);
       // Informers asked for after start() start at once, so late callers need not remember to.

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { EventRecorder } from '../client/events.js';
 import { SharedInformerFactory } from '../client/informerFactory.js';
+import { stripManagedFields } from '../client/informer.js';
 import { LeaderElector } from '../client/leaderElection.js';
 import type { RestClient } from '../client/restClient.js';
 import { logger } from '../util/log.js';
@@ -104,7 +105,7 @@ export async function startControllerManager(opts: StartControllerManagerOptions
   const names = selectControllers(opts.controllers ?? ['*']);
   const ac = new AbortController();
   setMaxListeners(0, ac.signal);
-  const informers = new SharedInformerFactory(opts.client);
+  const informers = new SharedInformerFactory(opts.client, { transform: stripManagedFields });
   const recorders = new Map<string, EventRecorder>();
   const ctx: ControllerContext = {
     client: opts.client,

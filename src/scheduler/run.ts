@@ -13,6 +13,7 @@ import { isNotFound } from '../client/apiError.js';
 import { EventsRecorder } from '../client/events.js';
 import type { SharedInformer } from '../client/informer.js';
 import { SharedInformerFactory } from '../client/informerFactory.js';
+import { stripManagedFields } from '../client/informer.js';
 import { LeaderElector } from '../client/leaderElection.js';
 import type { RestClient } from '../client/restClient.js';
 import type { KubeObject } from '../client/resourceClient.js';
@@ -107,7 +108,7 @@ export async function startScheduler(opts: StartSchedulerOptions): Promise<Runni
   const api = clientSchedulerAPI(client, recorder);
   const cache = new SchedulerCache();
   const nominator = new Nominator();
-  const factory = new SharedInformerFactory(client);
+  const factory = new SharedInformerFactory(client, { transform: stripManagedFields });
   const inf = <T extends KubeObject>(group: string, version: string, plural: string, fieldSelector?: string) =>
     factory.informerFor<T>(group, version, plural, fieldSelector ? { fieldSelector } : {});
   const pods = inf<Pod>('', 'v1', 'pods', 'status.phase!=Succeeded,status.phase!=Failed');

@@ -32,6 +32,9 @@ export interface SchedulerOptions {
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
 
+/** Binding cycles in flight at once; the scheduling loop waits for one to end beyond this. */
+export const MAX_INFLIGHT_BINDINGS = 128;
+
 export class Scheduler {
   readonly queue: SchedulingQueue;
   readonly cache: SchedulerCache;
@@ -126,6 +129,9 @@ export class Scheduler {
     if (pod.status?.nominatedNodeName) this.nominator.delete(pod);
     const p = this.bindingCycle(fwk, state, info, assumed, host, permit.waitMs, started, signal).finally(() => this.inflightBindings.delete(p));
     this.inflightBindings.add(p);
+    // Bindings run beside the next cycles, but not without bound: thousands of requests queued in
+    // the client cost memory and only add latency (the API server is the limit then).
+    while (this.inflightBindings.size >= MAX_INFLIGHT_BINDINGS) await Promise.race(this.inflightBindings);
   }
 
   private async bindingCycle(fwk: Framework, state: CycleState, info: QueuedPodInfo, assumed: Pod, host: string, waitMs: number, started: number, signal?: AbortSignal): Promise<void> {
