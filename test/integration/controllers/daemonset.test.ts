@@ -8,21 +8,7 @@ import { newDaemonSetController } from '../../../src/controllers/daemonset/daemo
 import { controllerHarness, type Harness } from '../../support/controllerHarness.js';
 import { nodeObject, startFakeKubelet } from '../../support/fakeKubelet.js';
 import { startK8tsServer, type RunningServer } from '../../support/k8tsServer.js';
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { waitFor } from '../../support/waitFor.js';
 
 const dsYaml = (name: string, image: string, extra = '') => `apiVersion: apps/v1
 kind: DaemonSet

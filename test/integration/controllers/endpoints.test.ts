@@ -11,21 +11,7 @@ import { newEndpointSliceController } from '../../../src/controllers/endpointsli
 import { controllerHarness, type Harness } from '../../support/controllerHarness.js';
 import { startFakeKubelet } from '../../support/fakeKubelet.js';
 import { startK8tsServer, type RunningServer } from '../../support/k8tsServer.js';
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { waitFor } from '../../support/waitFor.js';
 
 const podYaml = (name: string, labels: Record<string, string>, extra = '') => `apiVersion: v1
 kind: Pod

@@ -12,15 +12,7 @@ import { newServiceAccountsController } from '../../../src/controllers/serviceac
 import { controllerHarness, type Harness } from '../../support/controllerHarness.js';
 import { startFakeKubelet } from '../../support/fakeKubelet.js';
 import { startK8tsServer, type RunningServer } from '../../support/k8tsServer.js';
-
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 25_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+import { waitFor } from '../../support/waitFor.js';
 
 const CRD = {
   apiVersion: 'apiextensions.k8s.io/v1',

@@ -7,16 +7,7 @@ import type { Event, Node } from 'kubernetes-types/core/v1.js';
 import { newNodeIpamController } from '../../../src/controllers/nodeipam/nodeIpamController.js';
 import { controllerHarness, type Harness } from '../../support/controllerHarness.js';
 import { startK8tsServer, type RunningServer } from '../../support/k8tsServer.js';
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { waitFor } from '../../support/waitFor.js';
 
 const nodeYaml = (name: string) => `apiVersion: v1\nkind: Node\nmetadata: {name: ${name}}\n`;
 

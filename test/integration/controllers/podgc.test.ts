@@ -8,15 +8,7 @@ import { newPodGC } from '../../../src/controllers/podgc/podGC.js';
 import { controllerHarness, type Harness } from '../../support/controllerHarness.js';
 import { nodeObject, startFakeKubelet } from '../../support/fakeKubelet.js';
 import { startK8tsServer, type RunningServer } from '../../support/k8tsServer.js';
-
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+import { waitFor } from '../../support/waitFor.js';
 
 describe('pod garbage collector', () => {
   let s: RunningServer;

@@ -9,21 +9,7 @@ import { newStatefulSetController } from '../../../src/controllers/statefulset/s
 import { controllerHarness, type Harness } from '../../support/controllerHarness.js';
 import { startFakeKubelet } from '../../support/fakeKubelet.js';
 import { startK8tsServer, type RunningServer } from '../../support/k8tsServer.js';
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 25_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { waitFor } from '../../support/waitFor.js';
 
 const stsYaml = (name: string, opts: { replicas: number; image?: string; parallel?: boolean; claims?: boolean }) => `apiVersion: apps/v1
 kind: StatefulSet

@@ -9,17 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startK8tsServer, type RunningServer } from '../../support/k8tsServer.js';
 import { tempDir } from '../../support/tmp.js';
+import { waitFor } from '../../support/waitFor.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/k8ts', import.meta.url));
-
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function nodeJSON(name: string, memory: string, taint: boolean, extra: Record<string, string> = {}): string {
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
