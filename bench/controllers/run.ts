@@ -95,7 +95,7 @@ async function runOnce(): Promise<Record<string, number>> {
     const rawMs = await parallel(REPLICAS, 16, async (i) => {
       await pods.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `raw-${i}`, namespace: 'raw', labels: { app: 'raw' } }, spec: template.spec as Pod['spec'] });
     });
-    cm = spawn(process.execPath, [BIN, 'controller-manager', '--kubeconfig', kubeconfig, '--leader-elect=false', '--secure-port', '0', '--kube-api-qps', '5000', '--kube-api-burst', '5000'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
+    cm = spawn(process.execPath, [...(process.env['K8TS_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['K8TS_BENCH_PROF']] : []), BIN, 'controller-manager', '--kubeconfig', kubeconfig, '--leader-elect=false', '--secure-port', '0', '--kube-api-qps', '5000', '--kube-api-burst', '5000'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
     // Warm-up: the controller manager is running once a tiny deployment has its pod.
     await deployments.create(deployment('small', 'warm', 1) as Record<string, unknown>);
     await until('warm-up', async () => (await pods.list({ namespace: 'small', labelSelector: 'app=warm' })).items.length === 1, 60_000);

@@ -73,6 +73,8 @@ export async function runControllerManagerCommand(opts: ControllerManagerCommand
   const server = opts.securePort > 0 ? await startComponentServer({ bindAddress: opts.bindAddress, port: opts.securePort, registries: [processMetrics], readyChecks: { 'controllers-started': () => running.ready() } }) : undefined;
   process.stderr.write(`k8ts controller-manager running ${running.controllers.length} controllers${server ? `; health and metrics on https://${opts.bindAddress}:${server.port}` : ''}\n`);
   const stop = async () => {
+    // In-flight requests may not all finish promptly under load; exit within a few seconds regardless.
+    setTimeout(() => process.exit(0), 5000).unref();
     await running.stop();
     await server?.close();
     process.exit(0);

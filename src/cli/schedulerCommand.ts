@@ -44,6 +44,8 @@ export async function runSchedulerCommand(opts: SchedulerCommandOptions): Promis
   const server = opts.securePort > 0 ? await startComponentServer({ bindAddress: opts.bindAddress, port: opts.securePort, registries: [running.metrics.registry, processMetrics], readyChecks: { 'sched-handler-sync': () => running.ready() } }) : undefined;
   process.stderr.write(`k8ts scheduler running${server ? `; health and metrics on https://${opts.bindAddress}:${server.port}` : ''}\n`);
   const stop = async () => {
+    // In-flight requests may not all finish promptly under load; exit within a few seconds regardless.
+    setTimeout(() => process.exit(0), 5000).unref();
     await running.stop();
     await server?.close();
     process.exit(0);

@@ -164,7 +164,8 @@ export async function startControllerManager(opts: StartControllerManagerOptions
       ac.abort();
       await Promise.allSettled(running);
       informers.shutdown();
-      await Promise.allSettled([...recorders.values()].map((r) => r.flush()));
+      // Queued events get a moment to be written, not a say in how long shutdown takes.
+      await Promise.race([Promise.allSettled([...recorders.values()].map((r) => r.flush())), new Promise((r) => setTimeout(r, 2000).unref())]);
       for (const r of recorders.values()) r.shutdown();
     },
   };
