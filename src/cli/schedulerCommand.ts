@@ -43,7 +43,10 @@ export async function runSchedulerCommand(opts: SchedulerCommandOptions): Promis
   collectDefaultMetrics({ register: processMetrics });
   const server = opts.securePort > 0 ? await startComponentServer({ bindAddress: opts.bindAddress, port: opts.securePort, registries: [running.metrics.registry, processMetrics], readyChecks: { 'sched-handler-sync': () => running.ready() } }) : undefined;
   process.stderr.write(`k8ts scheduler running${server ? `; health and metrics on https://${opts.bindAddress}:${server.port}` : ''}\n`);
+  // A candidate waiting for leadership has only unref'd timers; keep the process alive until stopped.
+  const keepAlive = setInterval(() => undefined, 60_000);
   const stop = async () => {
+    clearInterval(keepAlive);
     // In-flight requests may not all finish promptly under load; exit within a few seconds regardless.
     setTimeout(() => process.exit(0), 5000).unref();
     await running.stop();

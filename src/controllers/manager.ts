@@ -136,6 +136,7 @@ export async function startControllerManager(opts: StartControllerManagerOptions
     }
     await Promise.all(running);
   };
+  let electing: Promise<void> | undefined;
   if (opts.leaderElect) {
     const le = opts.leaderElection ?? { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
     const elector = new LeaderElector({
@@ -153,7 +154,7 @@ export async function startControllerManager(opts: StartControllerManagerOptions
         },
       },
     });
-    void elector.run(ac.signal);
+    electing = elector.run(ac.signal).catch((err: unknown) => log.error({ err }, 'leader election failed'));
   } else {
     void lead(ac.signal).catch((err: unknown) => log.error({ err }, 'controller manager stopped'));
   }
@@ -163,6 +164,7 @@ export async function startControllerManager(opts: StartControllerManagerOptions
     async stop() {
       ac.abort();
       await Promise.allSettled(running);
+      await electing;
       informers.shutdown();
       // Queued events get a moment to be written, not a say in how long shutdown takes.
       await Promise.race([Promise.allSettled([...recorders.values()].map((r) => r.flush())), new Promise((r) => setTimeout(r, 2000).unref())]);

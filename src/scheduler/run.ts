@@ -187,6 +187,7 @@ export async function startScheduler(opts: StartSchedulerOptions): Promise<Runni
   const le = config.leaderElection;
   const elect = opts.leaderElect ?? le.leaderElect;
   let elector: LeaderElector | undefined;
+  let electing: Promise<void> | undefined;
   if (elect) {
     elector = new LeaderElector({
       client,
@@ -206,7 +207,7 @@ export async function startScheduler(opts: StartSchedulerOptions): Promise<Runni
         onNewLeader: (id) => log.info({ leader: id }, 'new leader elected'),
       },
     });
-    void elector.run(ac.signal);
+    electing = elector.run(ac.signal).catch((err: unknown) => log.error({ err }, 'leader election failed'));
   } else {
     loop = lead(ac.signal);
     loop.catch((err: unknown) => log.error({ err }, 'scheduler stopped'));
@@ -218,6 +219,8 @@ export async function startScheduler(opts: StartSchedulerOptions): Promise<Runni
     async stop() {
       ac.abort();
       await loop?.catch(() => undefined);
+      // Let the elector give the lease up, so another candidate takes over at once.
+      await electing;
       factory.shutdown();
       // Pending events get a moment to be written, not a say in how long shutdown takes.
       await Promise.race([recorder.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);

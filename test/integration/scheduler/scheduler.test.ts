@@ -116,7 +116,12 @@ describe('k8ts scheduler (standalone)', () => {
     try {
       const cfg = join(s.dataDir, 'sched.yaml');
       writeFileSync(cfg, 'apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nleaderElection: {leaderElect: true, leaseDuration: 3s, renewDeadline: 2s, retryPeriod: 500ms}\n');
-      for (let i = 0; i < 2; i++) procs.push(spawn(process.execPath, [BIN, 'scheduler', '--kubeconfig', s.kubeconfig, '--config', cfg, '--secure-port', '0'], { stdio: 'ignore', env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } }));
+      const logs = ['', ''];
+      for (let i = 0; i < 2; i++) {
+        const p = spawn(process.execPath, [BIN, 'scheduler', '--kubeconfig', s.kubeconfig, '--config', cfg, '--secure-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, K8TS_LOG_LEVEL: 'info' } });
+        p.stderr!.on('data', (d: Buffer) => (logs[i] = (logs[i]! + d.toString()).slice(-6000)));
+        procs.push(p);
+      }
       let holder = '';
       await waitFor('a leader', async () => {
         const r = await s.kubectl(['get', 'lease', '-n', 'kube-system', 'kube-scheduler', '-o', 'jsonpath={.spec.holderIdentity}']);
@@ -129,8 +134,6 @@ describe('k8ts scheduler (standalone)', () => {
       // Stop whichever leads; the other must take over and schedule.
       const before = holder;
       procs[0]!.kill('SIGTERM');
-      procs[1]!.kill('SIGSTOP');
-      procs[1]!.kill('SIGCONT');
       await new Promise((r) => setTimeout(r, 500));
       await waitFor('a leader after the first stopped', async () => {
         const r = await s.kubectl(['get', 'lease', '-n', 'kube-system', 'kube-scheduler', '-o', 'jsonpath={.spec.holderIdentity}']);
@@ -138,7 +141,10 @@ describe('k8ts scheduler (standalone)', () => {
         return r.code === 0 && holder !== '' && (procs[0]!.exitCode !== null);
       }, 30_000);
       await s.kubectl(['run', 'p2', '--image=busybox']);
-      await waitFor('p2 bound by the remaining scheduler', async () => (await s.kubectl(['get', 'pod', 'p2', '-o', 'jsonpath={.spec.nodeName}'])).stdout === 'n1', 30_000);
+      await waitFor('p2 bound by the remaining scheduler', async () => (await s.kubectl(['get', 'pod', 'p2', '-o', 'jsonpath={.spec.nodeName}'])).stdout === 'n1', 45_000).catch((err: Error) => {
+        // Say what each scheduler was doing: this has failed intermittently.
+        throw new Error(`${err.message}\nscheduler 0:\n${logs[0]}\nscheduler 1:\n${logs[1]}`);
+      });
       assert.ok(before !== '');
     } finally {
       for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
