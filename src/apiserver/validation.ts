@@ -1,5 +1,6 @@
 // Validation as upstream's ValidateObjectMeta and Validate<Kind>: a list of field errors whose
 // paths and texts match upstream's, so `kubectl apply` prints the same 422 messages.
+import { parseStandard, UnknownTimeZoneError, Zone } from '../api/cronSchedule.js';
 import { fromLabelSelector, matches } from '../api/labels.js';
 import { FieldError, duplicate, invalidValue, notSupported, required, tooLong } from './status.js';
 
@@ -155,6 +156,28 @@ function validateSelectorAndTemplate(spec: Obj | undefined, needSelector: boolea
 }
 
 /** Field errors for `obj` of `group/kind` (metadata included). */
+/** Upstream's validateScheduleFormat and time zone check: the schedule must parse as cron, without TZ= in it. */
+function validateCronJobSchedule(spec: Obj | undefined): FieldError[] {
+  if (!spec) return [required('spec')];
+  const errs: FieldError[] = [];
+  const schedule = spec.schedule;
+  if (typeof schedule !== 'string' || schedule === '') return [required('spec.schedule')];
+  try {
+    parseStandard(schedule, Zone.UTC);
+  } catch (err) {
+    if (!(err instanceof UnknownTimeZoneError)) errs.push(invalidValue('spec.schedule', schedule, (err as Error).message));
+  }
+  if (schedule.includes('TZ')) errs.push(invalidValue('spec.schedule', schedule, 'cannot use TZ or CRON_TZ in schedule, use timeZone field instead'));
+  if (typeof spec.timeZone === 'string') {
+    try {
+      Zone.load(spec.timeZone);
+    } catch (err) {
+      errs.push(invalidValue('spec.timeZone', spec.timeZone, (err as Error).message));
+    }
+  }
+  return errs;
+}
+
 export function validate(group: string, kind: string, obj: Obj, namespaced: boolean): FieldError[] {
   const errs = validateObjectMeta(group, kind, obj.metadata ?? {}, namespaced);
   const spec = obj.spec as Obj | undefined;
@@ -174,6 +197,9 @@ export function validate(group: string, kind: string, obj: Obj, namespaced: bool
     case 'batch/Job':
       if (spec) errs.push(...validatePodSpec('spec.template.spec', spec.template?.spec));
       else errs.push(required('spec'));
+      break;
+    case 'batch/CronJob':
+      errs.push(...validateCronJobSchedule(spec));
       break;
     case '/Service':
       if (spec && spec.type !== 'ExternalName' && spec.clusterIP !== 'None' && (!Array.isArray(spec.ports) || spec.ports.length === 0)) {

@@ -13,7 +13,7 @@ import { controllerOf } from '../controllerRef.js';
 import { clampDelay } from '../job/jobUtil.js';
 import { errorText, keyOf, newQueue, runQueueWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { byJobStartTime, finishedStatus, formatSchedule, isJobFinished, jobFromTemplate, jobName, nextScheduleTime, nextScheduleTimeDuration } from './cronJobUtils.js';
-import { parseStandard, Zone, type CronSchedule } from './cronSchedule.js';
+import { parseStandard, Zone, type CronSchedule } from '../../api/cronSchedule.js';
 
 export const CRONJOB_CONTROLLER = 'cronjob-controller';
 

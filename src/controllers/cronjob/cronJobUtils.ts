@@ -4,8 +4,8 @@
 import type { CronJob, Job } from 'kubernetes-types/batch/v1.js';
 import { controllerRef } from '../controllerRef.js';
 import { isJobFinished } from '../job/jobUtil.js';
-import type { CronSchedule } from './cronSchedule.js';
-import { Zone } from './cronSchedule.js';
+import type { CronSchedule } from '../../api/cronSchedule.js';
+import { Zone } from '../../api/cronSchedule.js';
 
 export const CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
 /** Requeue padding against clock skew (upstream nextScheduleDelta). */

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { CronJob, Job } from 'kubernetes-types/batch/v1.js';
 import { byJobStartTime, formatSchedule, InvalidScheduleError, jobFromTemplate, jobName, mostRecentScheduleTime, nextScheduleTime, nextScheduleTimeDuration } from '../../../../src/controllers/cronjob/cronJobUtils.js';
 import { rfc1123z } from '../../../../src/controllers/cronjob/cronJobController.js';
-import { parseStandard, Zone } from '../../../../src/controllers/cronjob/cronSchedule.js';
+import { parseStandard, Zone } from '../../../../src/api/cronSchedule.js';
 
 const T = (s: string) => Date.parse(s);
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString().replace(/\.000Z$/, 'Z'));

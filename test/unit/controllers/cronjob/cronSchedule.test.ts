@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CronParseError, parseGoDuration, parseStandard, UnknownTimeZoneError, Zone } from '../../../../src/controllers/cronjob/cronSchedule.js';
+import { CronParseError, parseGoDuration, parseStandard, UnknownTimeZoneError, Zone } from '../../../../src/api/cronSchedule.js';
 
 /** The first `n` activations after `from`, written in the schedule's zone. */
 function nextTimes(spec: string, from: string, zone = 'UTC', n = 3): string[] {
