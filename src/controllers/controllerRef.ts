@@ -161,3 +161,39 @@ export async function claimChildren<T extends Claimable>(opts: {
   }
   return claimed;
 }
+
+/** What `enqueueOwnersOfUpdatedPod` needs from a controller that owns pods. */
+export interface PodOwnerLookup<O> {
+  /** The owner a controller reference names, if it is one of ours (kind, name and UID match). */
+  resolve(namespace: string | undefined, ref: OwnerReference): O | undefined;
+  /** Owners whose selector matches an orphan pod. */
+  matching(pod: Readonly<Pod>): Iterable<O>;
+  enqueue(owner: O): void;
+  enqueueAfter(owner: O, ms: number): void;
+  minReadySeconds(owner: O): number;
+}
+
+/**
+ * The pod-update handler upstream's ReplicaSet, DaemonSet and StatefulSet controllers share: wake
+ * the old owner when the controller reference changed, the current owner always (and again when a
+ * pod that just became ready finishes minReadySeconds), and, for an orphan whose labels or owner
+ * changed, every owner that may adopt it.
+ */
+export function enqueueOwnersOfUpdatedPod<O>(old: Readonly<Pod>, cur: Readonly<Pod>, h: PodOwnerLookup<O>): void {
+  const oldRef = controllerOf(old);
+  const curRef = controllerOf(cur);
+  const refChanged = oldRef?.uid !== curRef?.uid;
+  if (refChanged && oldRef) {
+    const o = h.resolve(old.metadata?.namespace, oldRef);
+    if (o) h.enqueue(o);
+  }
+  if (curRef) {
+    const o = h.resolve(cur.metadata?.namespace, curRef);
+    if (!o) return;
+    h.enqueue(o);
+    const mrs = h.minReadySeconds(o);
+    if (mrs > 0 && !isPodReady(old) && isPodReady(cur)) h.enqueueAfter(o, mrs * 1000 + 1000);
+    return;
+  }
+  if (refChanged || JSON.stringify(old.metadata?.labels) !== JSON.stringify(cur.metadata?.labels)) for (const o of h.matching(cur)) h.enqueue(o);
+}

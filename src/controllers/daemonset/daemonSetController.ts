@@ -8,7 +8,7 @@ import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import { fromLabelSelector, matches } from '../../api/labels.js';
 import { isNotFound } from '../../client/apiError.js';
 import type { KubeObject } from '../../client/resourceClient.js';
-import { claimChildren, controllerOf, isPodReady, PodControl, type Owner } from '../controllerRef.js';
+import { claimChildren, controllerOf, enqueueOwnersOfUpdatedPod, PodControl, type Owner, type PodOwnerLookup } from '../controllerRef.js';
 import { errorText, keyOf, newQueue, runQueueWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { Expectations } from '../expectations.js';
 import {
@@ -92,6 +92,7 @@ export function newDaemonSetController(ctx: ControllerContext): Controller {
       return sel.length > 0 && matches(sel, obj.metadata?.labels);
     });
   const enqueue = (ds: Readonly<DS>) => queue.add(keyOf(ds));
+  const podOwners: PodOwnerLookup<Readonly<DS>> = { resolve, matching, enqueue, enqueueAfter: (ds, ms) => queue.addAfter(keyOf(ds), ms), minReadySeconds: (ds) => ds.spec?.minReadySeconds ?? 0 };
 
   dsInformer.addEventHandler({
     onAdd: enqueue,
@@ -160,22 +161,7 @@ export function newDaemonSetController(ctx: ControllerContext): Controller {
     onUpdate: (old, cur) => {
       if (old.metadata?.resourceVersion === cur.metadata?.resourceVersion) return;
       if (cur.metadata?.deletionTimestamp) return podDeleted(cur);
-      const oldRef = controllerOf(old);
-      const curRef = controllerOf(cur);
-      const refChanged = JSON.stringify(oldRef) !== JSON.stringify(curRef);
-      if (refChanged && oldRef) {
-        const ds = resolve(old.metadata?.namespace, oldRef);
-        if (ds) enqueue(ds);
-      }
-      if (curRef) {
-        const ds = resolve(cur.metadata?.namespace, curRef);
-        if (!ds) return;
-        enqueue(ds);
-        const mrs = ds.spec?.minReadySeconds ?? 0;
-        if (mrs > 0 && !isPodReady(old) && isPodReady(cur)) queue.addAfter(keyOf(ds), mrs * 1000 + 1000);
-        return;
-      }
-      if (refChanged || JSON.stringify(old.metadata?.labels) !== JSON.stringify(cur.metadata?.labels)) for (const ds of matching(cur)) enqueue(ds);
+      enqueueOwnersOfUpdatedPod(old, cur, podOwners);
     },
     onDelete: podDeleted,
   });

@@ -9,7 +9,7 @@ import { fromLabelSelector, matches, type Requirement } from '../../api/labels.j
 import { isNotFound } from '../../client/apiError.js';
 import type { SharedInformer } from '../../client/informer.js';
 import type { KubeObject } from '../../client/resourceClient.js';
-import { claimChildren, controllerOf, isPodActive, isPodAvailable, isPodReady, PodControl, type Owner } from '../controllerRef.js';
+import { claimChildren, controllerOf, enqueueOwnersOfUpdatedPod, isPodActive, isPodAvailable, isPodReady, PodControl, type Owner, type PodOwnerLookup } from '../controllerRef.js';
 import { keyOf, newQueue, runQueueWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { Expectations } from '../expectations.js';
 import { podsToDelete } from './podRanking.js';
@@ -119,15 +119,25 @@ export function newReplicaSetController(ctx: ControllerContext, kind: Kind = REP
 
   const ownerFor = (p: Readonly<Pod>): Readonly<ReplicatedObject> | undefined => {
     const ref = controllerOf(p);
-    if (!ref || ref.kind !== kind.kind) return undefined;
-    const o = owners.get(p.metadata?.namespace, ref.name);
-    return o && o.metadata?.uid === ref.uid ? o : undefined;
+    return ref ? podOwners.resolve(p.metadata?.namespace, ref) : undefined;
   };
   // Orphans: every owner whose selector matches may want to adopt it.
   const ownersMatching = (p: Readonly<Pod>) => owners.list(p.metadata?.namespace).filter((o) => {
     const sel = kind.selector(o);
     return sel.length > 0 && matches(sel, p.metadata?.labels);
   });
+
+  const podOwners: PodOwnerLookup<Readonly<ReplicatedObject>> = {
+    resolve: (ns, ref) => {
+      if (ref.kind !== kind.kind) return undefined;
+      const o = owners.get(ns, ref.name);
+      return o && o.metadata?.uid === ref.uid ? o : undefined;
+    },
+    matching: ownersMatching,
+    enqueue: (o) => queue.add(keyOf(o)),
+    enqueueAfter: (o, ms) => queue.addAfter(keyOf(o), ms),
+    minReadySeconds: (o) => o.spec?.minReadySeconds ?? 0,
+  };
 
   owners.addEventHandler({
     onAdd: (o) => queue.add(keyOf(o)),
@@ -159,28 +169,12 @@ export function newReplicaSetController(ctx: ControllerContext, kind: Kind = REP
     },
     onUpdate: (old, p) => {
       if (old.metadata?.resourceVersion === p.metadata?.resourceVersion) return;
-      const labelsChanged = JSON.stringify(old.metadata?.labels) !== JSON.stringify(p.metadata?.labels);
       if (p.metadata?.deletionTimestamp && !old.metadata?.deletionTimestamp) {
         // A graceful delete is the deletion this owner expected: act now, not when it finally goes.
         const o = ownerFor(p);
         if (o) expectations.deletionObserved(keyOf(o), keyOf(p));
       }
-      const oldRef = controllerOf(old);
-      const newRef = controllerOf(p);
-      if (oldRef && (!newRef || oldRef.uid !== newRef.uid)) {
-        const o = ownerFor(old);
-        if (o) queue.add(keyOf(o));
-      }
-      if (newRef) {
-        const o = ownerFor(p);
-        if (!o) return;
-        queue.add(keyOf(o));
-        // Becoming ready starts the minReadySeconds clock: check availability again when it ends.
-        const mrs = o.spec?.minReadySeconds ?? 0;
-        if (mrs > 0 && !isPodReady(old) && isPodReady(p)) queue.addAfter(keyOf(o), mrs * 1000 + 1000);
-        return;
-      }
-      if (labelsChanged || !oldRef) for (const o of ownersMatching(p)) queue.add(keyOf(o));
+      enqueueOwnersOfUpdatedPod(old, p, podOwners);
     },
     onDelete: (p) => {
       const o = ownerFor(p);

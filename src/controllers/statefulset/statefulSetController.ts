@@ -10,7 +10,7 @@ import type { EventRecorder } from '../../client/events.js';
 import type { Lister } from '../../client/lister.js';
 import type { KubeObject } from '../../client/resourceClient.js';
 import type { RestClient } from '../../client/restClient.js';
-import { claimChildren, controllerOf, isPodReady } from '../controllerRef.js';
+import { claimChildren, controllerOf, enqueueOwnersOfUpdatedPod, type PodOwnerLookup } from '../controllerRef.js';
 import { errorText, keyOf, newQueue, runQueueWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { ControllerHistory, equalRevision, listControllerRevisions, nextRevision, sortControllerRevisions, type Revision } from '../history/controllerHistory.js';
 import { updateStatefulSet, type StatefulPodOps } from './statefulSetControl.js';
@@ -214,6 +214,8 @@ export function newStatefulSetController(ctx: ControllerContext): Controller {
       return sel.length > 0 && matches(sel, p.metadata?.labels);
     });
 
+  const podOwners: PodOwnerLookup<Readonly<STS>> = { resolve, matching: setsForPod, enqueue, enqueueAfter: (s, ms) => queue.addAfter(keyOf(s), ms), minReadySeconds: (s) => s.spec?.minReadySeconds ?? 0 };
+
   setInformer.addEventHandler({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
   const podDeleted = (p: Readonly<Pod>) => {
     const set = resolve(p.metadata?.namespace, controllerOf(p));
@@ -232,22 +234,7 @@ export function newStatefulSetController(ctx: ControllerContext): Controller {
     },
     onUpdate: (old, cur) => {
       if (old.metadata?.resourceVersion === cur.metadata?.resourceVersion) return;
-      const oldRef = controllerOf(old);
-      const curRef = controllerOf(cur);
-      const refChanged = JSON.stringify(oldRef) !== JSON.stringify(curRef);
-      if (refChanged && oldRef) {
-        const s = resolve(old.metadata?.namespace, oldRef);
-        if (s) enqueue(s);
-      }
-      if (curRef) {
-        const s = resolve(cur.metadata?.namespace, curRef);
-        if (!s) return;
-        enqueue(s);
-        const mrs = s.spec?.minReadySeconds ?? 0;
-        if (mrs > 0 && !isPodReady(old) && isPodReady(cur)) queue.addAfter(keyOf(s), mrs * 1000 + 1000);
-        return;
-      }
-      if (refChanged || JSON.stringify(old.metadata?.labels) !== JSON.stringify(cur.metadata?.labels)) for (const s of setsForPod(cur)) enqueue(s);
+      enqueueOwnersOfUpdatedPod(old, cur, podOwners);
     },
     onDelete: podDeleted,
   });
