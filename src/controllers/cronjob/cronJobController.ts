@@ -10,7 +10,6 @@ import type { ObjectReference } from 'kubernetes-types/core/v1.js';
 import { isAlreadyExists, isNotFound } from '../../client/apiError.js';
 import type { KubeObject } from '../../client/resourceClient.js';
 import { controllerOf } from '../controllerRef.js';
-import { clampDelay } from '../job/jobUtil.js';
 import { errorText, keyOf, newQueue, runQueueWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { byJobStartTime, finishedStatus, formatSchedule, isJobFinished, jobFromTemplate, jobName, nextScheduleTime, nextScheduleTimeDuration } from './cronJobUtils.js';
 import { parseStandard, Zone, type CronSchedule } from '../../api/cronSchedule.js';
@@ -80,7 +79,7 @@ export function newCronJobController(ctx: ControllerContext, opts: CronJobContro
           return;
         }
         const d = nextScheduleTimeDuration(cur, now(), sched);
-        if (d !== undefined) queue.addAfter(keyOf(cur), clampDelay(d));
+        if (d !== undefined) queue.addAfter(keyOf(cur), d);
         return;
       }
       queue.add(keyOf(cur));
@@ -280,7 +279,7 @@ export function newCronJobController(ctx: ControllerContext, opts: CronJobContro
       }
     }
     if (result.requeueAfter !== undefined) {
-      queue.addAfter(key, clampDelay(result.requeueAfter));
+      queue.addAfter(key, result.requeueAfter);
       return;
     }
     if (syncErr) throw syncErr;

@@ -34,7 +34,6 @@ import {
 } from './indexedJob.js';
 import {
   activePodsForRemoval,
-  clampDelay,
   ensureJobConditionStatus,
   findCondition,
   generatedTemplateLabels,
@@ -127,7 +126,7 @@ export function newJobController(ctx: ControllerContext, opts: JobControllerOpti
   const recorder = ctx.recorder(JOB_CONTROLLER);
 
   const enqueueBatched = (job: Readonly<Job>) => queue.addAfter(keyOf(job), batchPeriod);
-  const enqueueWithDelay = (job: Readonly<Job>, ms: number) => queue.addAfter(keyOf(job), clampDelay(Math.max(ms, batchPeriod)));
+  const enqueueWithDelay = (job: Readonly<Job>, ms: number) => queue.addAfter(keyOf(job), Math.max(ms, batchPeriod));
   const finalizerRemovalObserved = (jobKey: string, uid: string | undefined) => {
     if (uid) finalizerExpectations.get(jobKey)?.delete(uid);
   };
@@ -179,7 +178,7 @@ export function newJobController(ctx: ControllerContext, opts: JobControllerOpti
       const ads = cur.spec?.activeDeadlineSeconds;
       const start = cur.status?.startTime;
       if (start && ads !== undefined && ads !== old.spec?.activeDeadlineSeconds) {
-        queue.addAfter(keyOf(cur), clampDelay(ads * 1000 - (now() - Date.parse(start))));
+        queue.addAfter(keyOf(cur), ads * 1000 - (now() - Date.parse(start)));
       }
     },
     onDelete: (j) => {
@@ -371,7 +370,7 @@ export function newJobController(ctx: ControllerContext, opts: JobControllerOpti
       } else if (pastActiveDeadline(job)) {
         jc.finishedCondition = newCondition('FailureTarget', 'True', REASON_DEADLINE_EXCEEDED, MESSAGE_DEADLINE_EXCEEDED, now());
       } else if (job.spec.activeDeadlineSeconds !== undefined && !jobSuspended(job)) {
-        queue.addAfter(key, clampDelay(job.spec.activeDeadlineSeconds * 1000 - (now() - Date.parse(job.status.startTime!))));
+        queue.addAfter(key, job.spec.activeDeadlineSeconds * 1000 - (now() - Date.parse(job.status.startTime!)));
       }
     }
 

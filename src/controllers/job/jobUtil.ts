@@ -27,12 +27,6 @@ export const REASON_SUCCESS_POLICY = 'SuccessPolicy';
 export const MESSAGE_BACKOFF_LIMIT_EXCEEDED = 'Job has reached the specified backoff limit';
 export const MESSAGE_DEADLINE_EXCEEDED = 'Job was active longer than specified deadline';
 
-/**
- * Node timers overflow past 2^31-1 ms (about 24.8 days) and then fire at once, so a far requeue
- * (a yearly schedule, a long TTL or deadline) is capped: the sync simply runs again and re-arms.
- */
-export const MAX_REQUEUE_DELAY_MS = 2 ** 31 - 1;
-export const clampDelay = (ms: number): number => Math.min(ms, MAX_REQUEUE_DELAY_MS);
 
 /** RFC 3339 with second precision, as metav1.Time serializes. */
 export const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');

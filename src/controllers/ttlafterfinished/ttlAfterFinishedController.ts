@@ -7,7 +7,7 @@ import type { Job } from 'kubernetes-types/batch/v1.js';
 import { isNotFound } from '../../client/apiError.js';
 import type { KubeObject } from '../../client/resourceClient.js';
 import { keyOf, newQueue, runQueueWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
-import { clampDelay, isJobFinished } from '../job/jobUtil.js';
+import { isJobFinished } from '../job/jobUtil.js';
 
 export const TTL_AFTER_FINISHED_CONTROLLER = 'ttl-after-finished-controller';
 
@@ -60,7 +60,7 @@ export function newTTLAfterFinishedController(ctx: ControllerContext, opts: TTLA
     if (!left) return false;
     if (jobFinishTime(job) > now()) log.info({ job: keyOf(job) }, 'Warning: Found Job finished in the future. This is likely due to time skew in the cluster. Job cleanup will be deferred.');
     if (left.remainingMs <= 0) return true;
-    queue.addAfter(keyOf(job), clampDelay(left.remainingMs));
+    queue.addAfter(keyOf(job), left.remainingMs);
     return false;
   }
 
