@@ -4,7 +4,7 @@
 // waits for graceful deletions and finalizers, then removes the `kubernetes` finalizer through
 // the namespaces/<name>/finalize subresource so the API server can remove the namespace.
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
-import { ApiError, isConflict, isMethodNotAllowed, isNotFound } from '../../client/apiError.js';
+import { isConflict, isMethodNotAllowed, isNotFound } from '../../client/apiError.js';
 import { BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter } from '../../client/rateLimiter.js';
 import type { KubeObject } from '../../client/resourceClient.js';
 import { RateLimitingQueue } from '../../client/workqueue.js';
@@ -50,16 +50,7 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
   /** group/version/plural|op of operations the server turned out not to support. */
   const notSupported = new Set<string>();
 
-  // Workaround: k8ts's API server records `DELETE namespace` only as status.phase Terminating (its
-  // deletionTimestamp is not stored), so that phase also means "being deleted", since when we first saw it.
-  const terminatingSince = new Map<string, number>();
-  const deletingSinceMs = (ns: Readonly<Namespace>): number | undefined => {
-    if (ns.metadata?.deletionTimestamp) return Date.parse(ns.metadata.deletionTimestamp);
-    if (ns.status?.phase !== 'Terminating') return undefined;
-    const uid = ns.metadata?.uid ?? '';
-    if (!terminatingSince.has(uid)) terminatingSince.set(uid, Date.now());
-    return terminatingSince.get(uid);
-  };
+  const deletingSinceMs = (ns: Readonly<Namespace>): number | undefined => (ns.metadata?.deletionTimestamp ? Date.parse(ns.metadata.deletionTimestamp) : undefined);
   const enqueue = (ns: Readonly<Namespace>) => {
     if (deletingSinceMs(ns) === undefined) return;
     queue.addAfter(ns.metadata!.name!, graceMs);
@@ -68,31 +59,11 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
 
   const supports = (r: DiscoveredResource, op: 'list' | 'deletecollection') => r.verbs.includes(op) && !notSupported.has(`${resourceKey(r)}|${op}`);
 
-  /**
-   * Workaround: k8ts's API server routes /namespaces/<name>/status and /namespaces/<name>/finalize as
-   * a resource inside namespace <name> and answers 404 without details; a plain update of the
-   * namespace writes both status and spec.finalizers there, so that is used instead.
-   */
-  const isMissingRoute = (err: unknown) => err instanceof ApiError && err.code === 404 && err.details?.name === undefined;
+  const writeStatus = (ns: Namespace, signal: AbortSignal): Promise<Namespace> => nsClient.updateStatus(ns, { signal });
 
-  async function writeStatus(ns: Namespace, signal: AbortSignal): Promise<Namespace> {
-    try {
-      return await nsClient.updateStatus(ns, { signal });
-    } catch (err) {
-      if (!isMissingRoute(err)) throw err;
-      return nsClient.update(ns, { signal });
-    }
-  }
-
-  async function finalize(ns: Namespace, signal: AbortSignal): Promise<Namespace> {
-    const body: Namespace = { ...ns, apiVersion: 'v1', kind: 'Namespace' };
-    try {
-      return await nsClient.updateSubresource<Namespace, Namespace>(undefined, ns.metadata!.name!, 'finalize', body, { signal });
-    } catch (err) {
-      if (!isMissingRoute(err)) throw err;
-      return nsClient.update(body, { signal });
-    }
-  }
+  /** Writes spec.finalizers through namespaces/<name>/finalize; the API server removes a namespace left with none. */
+  const finalize = (ns: Namespace, signal: AbortSignal): Promise<Namespace> =>
+    nsClient.updateSubresource<Namespace, Namespace>(undefined, ns.metadata!.name!, 'finalize', { ...ns, apiVersion: 'v1', kind: 'Namespace' }, { signal });
 
   async function retryOnConflict(ns: Namespace, fn: (ns: Namespace) => Promise<Namespace>, signal: AbortSignal): Promise<Namespace> {
     let latest = ns;
@@ -240,14 +211,14 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
     }
     const since = deletingSinceMs(ns);
     if (since === undefined) return;
-    if ((ns.spec?.finalizers ?? []).length === 0) return deleteIfStillThere(ns, signal);
+    // Already finalized: the API server removes it once its metadata finalizers are gone too.
+    if ((ns.spec?.finalizers ?? []).length === 0) return;
     log.debug({ namespace: key }, 'deleting all content of namespace');
     const estimate = await deleteAllContent(ns, since, signal);
     log.debug({ namespace: key, estimate }, 'content deleted; finalizing');
     if (estimate > 0) throw new ResourcesRemainingError(estimate);
-    let finalized: Namespace;
     try {
-      finalized = await retryOnConflict(
+      await retryOnConflict(
         ns,
         async (cur) => {
           const finalizers = [...new Set((cur.spec?.finalizers ?? []).filter((f) => f !== KUBERNETES_FINALIZER))].sort();
@@ -260,21 +231,6 @@ export function newNamespaceController(ctx: ControllerContext, opts: NamespaceCo
       if (isNotFound(err)) return;
       throw err;
     }
-    await deleteIfStillThere(finalized, signal);
-  }
-
-  /**
-   * Workaround (see deletingSinceMs): a finalized namespace without a stored deletionTimestamp is not
-   * removed by k8ts's API server, so it is deleted again, which now removes it at once.
-   */
-  async function deleteIfStillThere(ns: Namespace, signal: AbortSignal): Promise<void> {
-    if (ns.metadata?.deletionTimestamp || (ns.spec?.finalizers ?? []).length > 0 || (ns.metadata?.finalizers ?? []).length > 0) return;
-    try {
-      await nsClient.delete(undefined, ns.metadata!.name!, { preconditions: { uid: ns.metadata!.uid! }, signal });
-    } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) throw err;
-    }
-    terminatingSince.delete(ns.metadata!.uid!);
   }
 
   /** Content that is still going away is not a failure: look again after half the estimate. */
