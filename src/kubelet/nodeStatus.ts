@@ -2,7 +2,7 @@
 // capacity and allocatable, conditions with upstream's reasons and messages, nodeInfo, addresses,
 // daemon endpoints and images. Pure functions of their inputs; the kubelet supplies the readings.
 import type { Node, NodeCondition, NodeStatus } from 'kubernetes-types/core/v1.js';
-import { quantityValue } from '../api/quantity.js';
+import { milliValue, quantityValue } from '../api/quantity.js';
 import type { Image } from './runtime/types.js';
 import type { MachineInfo } from './machine.js';
 
@@ -68,7 +68,7 @@ export function nodeCapacity(machine: MachineInfo, maxPods: number): ResourceLis
 /** Capacity minus kube-reserved, system-reserved and the hard eviction threshold, as upstream's allocatable. */
 export function nodeAllocatable(inputs: Pick<NodeStatusInputs, 'machine' | 'maxPods' | 'kubeReserved' | 'systemReserved' | 'evictionHard'>): ResourceList {
   const { machine, kubeReserved: kr, systemReserved: sr } = inputs;
-  const cpuMilli = subtractAll(machine.numCores * 1000, kr.cpu && String(quantityValue(kr.cpu) * 1000), sr.cpu && String(quantityValue(sr.cpu) * 1000));
+  const cpuMilli = Math.max(0, machine.numCores * 1000 - milliValue(kr.cpu ?? '0') - milliValue(sr.cpu ?? '0'));
   const memory = subtractAll(machine.memoryCapacityBytes, kr.memory, sr.memory) - thresholdBytes(inputs.evictionHard['memory.available'], machine.memoryCapacityBytes);
   const storage =
     subtractAll(machine.rootfsCapacityBytes, kr['ephemeral-storage'], sr['ephemeral-storage']) - thresholdBytes(inputs.evictionHard['nodefs.available'], machine.rootfsCapacityBytes);
