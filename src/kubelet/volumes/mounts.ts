@@ -1,0 +1,56 @@
+// The few mount operations volumes need (tmpfs for memory-backed emptyDirs, secrets and projected
+// volumes), through util-linux `mount`/`umount`, and the mount table read from /proc/self/mountinfo.
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { resolve } from 'node:path';
+
+function run(cmd: string, args: string[], signal?: AbortSignal): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(cmd, args, { timeout: 30_000, ...(signal ? { signal } : {}) }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${(stderr || err.message).trim()}`));
+      else resolvePromise();
+    });
+  });
+}
+
+/** Decodes the octal escapes (`\040` for a space) of /proc mount tables. */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Mount points at or below `dir` (deepest first, so they can be unmounted in order). */
+export async function mountPointsUnder(dir: string): Promise<string[]> {
+  const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  const base = resolve(dir);
+  const points = text
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => unescapeMountPath(l.split(' ')[4] ?? ''))
+    .filter((p) => p === base || p.startsWith(base + '/'));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+export async function isMountPoint(dir: string): Promise<boolean> {
+  return (await mountPointsUnder(dir)).includes(resolve(dir));
+}
+
+/** Mounts a tmpfs on `dir` (size in bytes; 0 = the kernel default of half the RAM). Idempotent. */
+export async function mountTmpfs(dir: string, sizeBytes: number, signal?: AbortSignal): Promise<void> {
+  if (await isMountPoint(dir)) return;
+  const options = sizeBytes > 0 ? ['-o', `size=${sizeBytes}`] : [];
+  await run('mount', ['-t', 'tmpfs', ...options, 'tmpfs', dir], signal);
+}
+
+/** Unmounts everything at or below `dir`, deepest first (lazily, so a busy mount cannot wedge teardown). */
+export async function unmountAll(dir: string): Promise<void> {
+  for (const p of await mountPointsUnder(dir)) {
+    await run('umount', [p]).catch(() => run('umount', ['-l', p]));
+  }
+}
+
+/** Bind-mounts `source` on `target` (both must exist). */
+export async function bindMount(source: string, target: string, signal?: AbortSignal): Promise<void> {
+  await run('mount', ['--bind', source, target], signal).catch((err: Error) => {
+    throw new Error(`mount failed: ${err.message}`);
+  });
+}
