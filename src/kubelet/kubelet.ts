@@ -15,9 +15,11 @@ import { microTime } from '../client/microTime.js';
 import type { RestClient } from '../client/restClient.js';
 import { logger } from '../util/log.js';
 import { isMirrorPod, mirrorPodFor, StaticPodSource } from './config/staticPods.js';
+import { parseThresholds, type Observations, type PodUsage, type Signal } from './eviction/eviction.js';
+import { EvictionManager } from './eviction/manager.js';
 import { KubeRuntimeManager, type ContainerEnvironment } from './kuberuntime.js';
 import { fsStats, memoryAvailableBytes, pidStats, readMachineInfo, type MachineInfo } from './machine.js';
-import { initialNode, nodeAllocatable, nodeStatus, statusChanged, thresholdBytes, type ResourceList } from './nodeStatus.js';
+import { initialNode, nodeAllocatable, nodeStatus, statusChanged, type ResourceList } from './nodeStatus.js';
 import { generatePodStatus, isStaticPod, type RuntimePodStatus } from './podStatus.js';
 import { PodWorkers } from './podWorkers.js';
 import type { ContainerRuntime, Image } from './runtime/types.js';
@@ -56,6 +58,9 @@ export interface KubeletOptions {
   /** --eviction-hard, e.g. `{ 'memory.available': '100Mi', 'nodefs.available': '10%' }` (upstream's defaults). */
   evictionHard?: ResourceList;
   controlPlane?: boolean;
+  /** --cluster-dns and --cluster-domain. */
+  clusterDNS?: string[];
+  clusterDomain?: string;
   nodeLabels?: Record<string, string>;
   registerWithTaints?: Taint[];
   kubeletPort?: number;
@@ -66,6 +71,9 @@ export interface KubeletOptions {
   nodeStatusUpdateMs?: number;
   leaseDurationSeconds?: number;
   relistMs?: number;
+  /** --eviction-pressure-transition-period (default 5 min) and the eviction monitoring interval (10 s). */
+  pressureTransitionMs?: number;
+  evictionMonitoringMs?: number;
 }
 
 const DEFAULT_EVICTION_HARD: ResourceList = { 'memory.available': '100Mi', 'nodefs.available': '10%', 'nodefs.inodesFree': '5%', 'imagefs.available': '15%' };
@@ -77,6 +85,8 @@ interface PodRecord {
   terminated: boolean;
   finalized: boolean;
   admitted?: boolean;
+  /** Grace override for the kill (0 for node-pressure evictions). */
+  killGrace?: number;
 }
 
 export class Kubelet {
@@ -173,6 +183,7 @@ export class Kubelet {
     (this as { runtimeManager: KubeRuntimeManager }).runtimeManager = new KubeRuntimeManager({
       runtime: this.o.runtime,
       runtimeName: 'pending',
+      clusterDomain: this.o.clusterDomain ?? 'cluster.local',
       recorder: this.recorder,
       logRoot: this.logRoot,
       podsDir: this.podsDir,
@@ -180,6 +191,14 @@ export class Kubelet {
       memoryCapacityBytes: this.machine.memoryCapacityBytes,
     });
     this.hooks = this.o.hooks(this);
+    this.eviction = new EvictionManager({
+      thresholds: parseThresholds(this.o.evictionHard ?? DEFAULT_EVICTION_HARD),
+      observe: () => this.observe(),
+      podUsages: (signal, pods) => this.podUsages(signal, pods),
+      activePods: () => [...this.pods.values()].filter((r) => r.admitted && !r.terminated && !r.removed).map((r) => r.pod),
+      evict: (pod, message) => this.evictPod(pod, message),
+      ...(this.o.pressureTransitionMs !== undefined ? { pressureTransitionMs: this.o.pressureTransitionMs } : {}),
+    });
     const v = await this.o.runtime.version();
     this.runtimeName = v.runtimeName;
     this.runtimeVersion = v.runtimeVersion;
@@ -234,6 +253,10 @@ export class Kubelet {
       await this.syncMirrorPods();
     });
     every(10_000, () => this.housekeeping());
+    every(this.o.evictionMonitoringMs ?? 10_000, async () => {
+      const evicted = await this.eviction.synchronize();
+      if (evicted || this.eviction.pressure().memory !== this.pressure.memory || this.eviction.pressure().disk !== this.pressure.disk) await this.updateNodeStatus(false);
+    });
     this.ready = true;
     log.info({ node: this.nodeName, runtime: `${this.runtimeName}://${this.runtimeVersion}`, ms: Math.round(performance.now() - t0) }, 'kubelet started');
   }
@@ -292,15 +315,52 @@ export class Kubelet {
     }
   }
 
-  private async readPressure(): Promise<void> {
-    const ev = this.o.evictionHard ?? DEFAULT_EVICTION_HARD;
-    const memAvail = await memoryAvailableBytes(this.machine.memoryCapacityBytes);
-    const memThreshold = thresholdBytes(ev['memory.available'], this.machine.memoryCapacityBytes);
+  private eviction!: EvictionManager;
+
+  private async observe(): Promise<Observations> {
+    const mem = await memoryAvailableBytes(this.machine.memoryCapacityBytes);
     const fs = await fsStats(this.o.rootDir);
-    const fsThreshold = thresholdBytes(ev['nodefs.available'], fs.capacityBytes);
     const pids = await pidStats();
-    const pidThreshold = ev['pid.available'] ? thresholdBytes(ev['pid.available'], pids.max) : 0;
-    const next = { memory: memAvail < memThreshold, disk: fs.availableBytes < fsThreshold, pid: pidThreshold > 0 && pids.max - pids.running < pidThreshold };
+    return {
+      'memory.available': { available: mem, capacity: this.machine.memoryCapacityBytes },
+      'nodefs.available': { available: fs.availableBytes, capacity: fs.capacityBytes },
+      'nodefs.inodesFree': { available: fs.inodesFree, capacity: fs.inodes },
+      'imagefs.available': { available: fs.availableBytes, capacity: fs.capacityBytes },
+      'pid.available': { available: pids.max - pids.running, capacity: pids.max },
+    };
+  }
+
+  private async podUsages(signal: Signal, pods: readonly Pod[]): Promise<PodUsage[]> {
+    const stats = (await this.o.runtime.listContainerStats?.().catch(() => [])) ?? [];
+    return pods.map((pod) => {
+      const containers: Record<string, number> = {};
+      for (const s of stats) {
+        if (s.attributes.labels['io.kubernetes.pod.uid'] !== pod.metadata!.uid) continue;
+        const name = s.attributes.metadata.name;
+        const v = signal === 'memory.available' ? s.memory?.workingSetBytes : s.writableLayer?.usedBytes;
+        if (v !== undefined) containers[name] = (containers[name] ?? 0) + Number(v);
+      }
+      return { pod, containers };
+    });
+  }
+
+  /** Node-pressure eviction: the pod fails with reason Evicted and is killed without grace. */
+  async evictPod(pod: Readonly<Pod>, message: string): Promise<void> {
+    const uid = pod.metadata!.uid!;
+    const rec = this.pods.get(uid);
+    if (!rec) return;
+    const cur = this.statusManager.get(uid) ?? pod.status ?? {};
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const conditions = (cur.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget');
+    conditions.push({ type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet', message, lastTransitionTime: now });
+    this.recorder.event(pod, 'Warning', 'Evicted', message);
+    rec.killGrace = 0;
+    this.statusManager.set(pod, { ...cur, phase: 'Failed', reason: 'Evicted', message, conditions });
+    this.workers.enqueue(uid);
+  }
+
+  private readPressure(): void {
+    const next = this.eviction.pressure();
     for (const [k, reason] of [
       ['memory', 'NodeHasInsufficientMemory'],
       ['disk', 'NodeHasDiskPressure'],
@@ -317,7 +377,7 @@ export class Kubelet {
 
   async updateNodeStatus(force: boolean): Promise<void> {
     await this.checkRuntime();
-    await this.readPressure().catch(() => undefined);
+    this.readPressure();
     const wasReady = this.lastNodeStatus?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     const next = nodeStatus(this.lastNodeStatus, {
       machine: this.machine,
@@ -553,7 +613,7 @@ export class Kubelet {
     if (!rec.terminated) {
       const status = await this.runtimeManager.getPodStatus(uid);
       const grace = rec.removed && !pod.metadata?.deletionTimestamp && !isStaticPod(pod) ? 0 : undefined;
-      await this.runtimeManager.killPod(pod, status, grace);
+      await this.runtimeManager.killPod(pod, status, rec.killGrace ?? grace);
       this.hooks.probesRemove(pod);
       const after = await this.runtimeManager.getPodStatus(uid);
       if (!rec.removed || isStaticPod(pod)) await this.reportStatus(pod, after, true);

@@ -9,6 +9,8 @@ import { podQOSClass } from '../api/qos.js';
 import type { EventRecorder } from '../client/events.js';
 import { logger } from '../util/log.js';
 import { Backoff } from './backoff.js';
+import { expandContainerCommandAndArgs } from './envvars.js';
+import { podHostnameAndDomain } from './hosts.js';
 import { computePodActions, containerHash, type PodActions, type ProbeFailures } from './podActions.js';
 import { isHostNetworkPod, isRestartableInitContainer, type RuntimeContainer, type RuntimePodStatus, type WaitingReason } from './podStatus.js';
 import {
@@ -78,6 +80,7 @@ export interface KubeRuntimeOptions {
   /** The node's `/var/lib/kubelet/pods`. */
   podsDir: string;
   env: ContainerEnvironment;
+  clusterDomain: string;
   /** Node memory capacity, for OOM score adjustments of burstable pods. */
   memoryCapacityBytes: number;
 }
@@ -105,12 +108,6 @@ export function podCgroupParent(pod: Readonly<Pod>): string {
   const uid = pod.metadata!.uid!;
   if (qos === 'Guaranteed') return `/kubepods/pod${uid}`;
   return `/kubepods/${qos === 'Burstable' ? 'burstable' : 'besteffort'}/pod${uid}`;
-}
-
-/** The pod's hostname: spec.hostname or its name, cut to 63 characters without a trailing dash or dot. */
-export function podHostname(pod: Readonly<Pod>): string {
-  const name = pod.spec?.hostname || pod.metadata!.name!;
-  return name.length <= 63 ? name : name.slice(0, 63).replace(/[-.]+$/, '');
 }
 
 export function containerResources(pod: Readonly<Pod>, c: Readonly<Container>, memoryCapacityBytes: number): LinuxContainerResources {
@@ -262,7 +259,7 @@ export class KubeRuntimeManager {
     for (const s of pod.spec?.securityContext?.sysctls ?? []) sysctls[s.name] = s.value;
     return {
       metadata: { name: m.name!, uid: m.uid!, namespace: m.namespace!, attempt },
-      hostname: hostNet ? '' : podHostname(pod),
+      hostname: hostNet ? '' : podHostnameAndDomain(pod as Pod, this.o.clusterDomain).hostname,
       logDirectory: podLogDirectory(this.o.logRoot, pod),
       ...(dns ? { dnsConfig: dns } : {}),
       portMappings: portMappings(pod),
@@ -469,14 +466,14 @@ export class KubeRuntimeManager {
     await writeFile(termFile, '');
     const termPath = c.terminationMessagePath ?? '/dev/termination-log';
     mounts.push({ containerPath: termPath, hostPath: termFile, readonly: false });
-    const expand = (s: string) => expandVars(s, envs);
+    const { command, args } = expandContainerCommandAndArgs(c, envs);
     const sc = c.securityContext ?? {};
     const psc = pod.spec?.securityContext ?? {};
     return {
       metadata: { name: c.name, attempt: restartCount },
       image: { image: imageRef, annotations: {} },
-      command: (c.command ?? []).map(expand),
-      args: (c.args ?? []).map(expand),
+      command,
+      args,
       workingDir: c.workingDir ?? '',
       envs,
       mounts,
@@ -583,13 +580,4 @@ export class KubeRuntimeManager {
       if (podGone || i > 0 || status.sandboxes[0]?.id !== sb.id) await rt.removePodSandbox(sb.id).catch(() => undefined);
     }
   }
-}
-
-/** `$(VAR)` expansion of command and args from the container's env ($$ escapes; unknown names stay). */
-export function expandVars(s: string, envs: readonly KeyValue[]): string {
-  const map = new Map(envs.map((e) => [e.key, e.value]));
-  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => {
-    if (m === '$$') return '$';
-    return map.has(name!) ? map.get(name!)! : m;
-  });
 }

@@ -5,7 +5,7 @@ import { FakeClock } from '../../../../src/client/clock.js';
 import { Backoff } from '../../../../src/kubelet/backoff.js';
 import { computePodActions, containerHash } from '../../../../src/kubelet/podActions.js';
 import { generatePodStatus, podPhase, type RuntimeContainer, type RuntimePodStatus } from '../../../../src/kubelet/podStatus.js';
-import { expandVars, goDuration, podCgroupParent, containerResources } from '../../../../src/kubelet/kuberuntime.js';
+import { goDuration, podCgroupParent, containerResources } from '../../../../src/kubelet/kuberuntime.js';
 import { mergePatchDiff } from '../../../../src/kubelet/statusManager.js';
 import type { PodSandboxStatus } from '../../../../src/kubelet/runtime/types.js';
 
@@ -216,8 +216,6 @@ describe('Backoff (flowcontrol)', () => {
 
 describe('small kubelet helpers', () => {
   it('goDuration formats as Go does', () => assert.deepEqual([10_000, 80_000, 300_000].map(goDuration), ['10s', '1m20s', '5m0s']));
-  it('expandVars expands known names, keeps unknown ones and unescapes $$', () =>
-    assert.equal(expandVars('$(A)-$(B)-$$(A)', [{ key: 'A', value: 'x' }]), 'x-$(B)-$(A)'));
   it('pod cgroups follow the QoS tiers', () => {
     const best = podWith([container('a')]);
     const guaranteed = podWith([container('a', { resources: { limits: { cpu: '1', memory: '64Mi' }, requests: { cpu: '1', memory: '64Mi' } } })]);
