@@ -68,12 +68,13 @@ export function hashingTap(hash: Hash = createHash('sha256')): Transform & { dig
   return t;
 }
 
-/** Cleans a tar member name to a relative path inside the layer; undefined for the layer root; throws on `..` escapes. */
+/**
+ * Cleans a tar member name to a relative path inside the layer, undefined for the layer root. Like
+ * containerd, the name is cleaned against `/`, so `../../x` lands at `x` and never outside.
+ */
 export function layerPath(name: string): string | undefined {
   const n = posix.normalize(`/${name}`).slice(1).replace(/\/+$/, '');
-  if (n === '' || n === '.') return undefined;
-  if (n.split('/').includes('..')) throw new LayerError(`layer entry "${name}" escapes the layer root`);
-  return n;
+  return n === '' || n === '.' ? undefined : n;
 }
 
 const isRoot = process.getuid?.() === 0;
