@@ -283,13 +283,26 @@ export class ProcessRuntime implements ContainerRuntime {
 
   private sandbox(id: string): SandboxRecord {
     const s = this.sandboxes.get(id) ?? [...this.sandboxes.values()].find((x) => x.id.startsWith(id) && id.length >= 6);
-    if (!s) throw new RuntimeError('NotFound', `an error occurred when try to find sandbox "${id}": not found`);
-    return s;
+    if (s && !existsSync(this.sandboxDir(s.id))) this.sandboxes.delete(s.id); // removed by another runtime object
+    else if (s) return s;
+    throw new RuntimeError('NotFound', `an error occurred when try to find sandbox "${id}": not found`);
   }
   private container(id: string): ContainerRecord {
     const c = this.containers.get(id) ?? [...this.containers.values()].find((x) => x.id.startsWith(id) && id.length >= 6);
-    if (!c) throw new RuntimeError('NotFound', `an error occurred when try to find container "${id}": not found`);
-    return c;
+    if (c && !existsSync(this.containerDir(c.id))) this.containers.delete(c.id);
+    else if (c) return c;
+    throw new RuntimeError('NotFound', `an error occurred when try to find container "${id}": not found`);
+  }
+
+  private shimPidAlive(sandboxId: string): boolean {
+    try {
+      const { pid } = JSON.parse(readFileSync(join(this.sandboxDir(sandboxId), 'shim.pid.json'), 'utf8')) as { pid: number };
+      // The shim renames itself (process.title), which rewrites its cmdline.
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes('k8ts-shim') || cmdline.includes(this.shimScript);
+    } catch {
+      return false;
+    }
   }
 
   private exitRecord(c: ContainerRecord): (ShimExitRecord & { startError?: boolean }) | undefined {
@@ -304,7 +317,9 @@ export class ProcessRuntime implements ContainerRuntime {
     if (this.exitRecord(c)) return 'CONTAINER_EXITED';
     if (!c.startedAt) return 'CONTAINER_CREATED';
     if (pidAlive(c.pid)) return 'CONTAINER_RUNNING';
-    // The process is gone and nobody recorded it (its shim died): an exit with an unknown status.
+    // The process is gone: its shim is about to write exit.json, unless the shim died too
+    // (then the exit status is unknown).
+    if (this.shimPidAlive(c.sandboxId)) return 'CONTAINER_RUNNING';
     return 'CONTAINER_EXITED';
   }
 
@@ -622,6 +637,7 @@ export class ProcessRuntime implements ContainerRuntime {
   async listPodSandbox(filter?: PodSandboxFilter): Promise<PodSandbox[]> {
     await this.loaded;
     return [...this.sandboxes.values()]
+      .filter((s) => existsSync(this.sandboxDir(s.id)))
       .filter((s) => !filter?.id || s.id.startsWith(filter.id))
       .filter((s) => !filter?.state || s.state === filter.state)
       .filter((s) => matchesSelector(s.config.labels, filter?.labelSelector))
@@ -795,8 +811,6 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     await this.ociKill(c, 'SIGKILL');
     if (!(await this.waitExited(c, 10_000))) throw new RuntimeError('DeadlineExceeded', `container ${c.id} did not exit after SIGKILL`);
-    // Let the shim write its record (the process may be gone before exit.json lands).
-    for (let i = 0; i < 200 && !this.exitRecord(c) && pidAlive(c.pid) === false && (await this.shimAlive(this.sandbox(c.sandboxId))); i++) await sleep(10);
   }
 
   async removeContainer(containerId: string): Promise<void> {
@@ -818,6 +832,7 @@ export class ProcessRuntime implements ContainerRuntime {
   async listContainers(filter?: ContainerFilter): Promise<Container[]> {
     await this.loaded;
     return [...this.containers.values()]
+      .filter((c) => existsSync(this.containerDir(c.id)))
       .filter((c) => !filter?.id || c.id.startsWith(filter.id))
       .filter((c) => !filter?.podSandboxId || c.sandboxId.startsWith(filter.podSandboxId))
       .filter((c) => matchesSelector(c.config.labels, filter?.labelSelector))

@@ -153,4 +153,162 @@ describe('ProcessRuntime (root)', { skip: !isRoot && 'needs root' }, () => {
     assert.ok((stats.memory?.workingSetBytes ?? 0n) > 0n, 'working set');
     assert.ok((stats.cpu?.usageCoreNanoSeconds ?? 0n) > 0n, 'cpu usage');
   });
+
+  async function runPod(name: string, over: Partial<ContainerConfig> & { image?: string } = {}, hostNetwork = false) {
+    const sbConf = sandboxConfig(name, { logDirectory: join(tmp.path, 'logs', `default_${name}`) }, hostNetwork);
+    const sb = await rt.runPodSandbox(sbConf);
+    const { image = 'localhost/t/busybox:1', ...rest } = over;
+    const c = await rt.createContainer(sb, containerConfig(name, image, rest), sbConf);
+    await rt.startContainer(c);
+    return { sb, c, sbConf, log: join(sbConf.logDirectory, `${name}/0.log`) };
+  }
+
+  it('writes stdout and stderr in CRI format and reports exit code 3 as Error, 0 as Completed', async () => {
+    const failing = await runPod('fail', { command: ['sh', '-c'], args: ['echo out; echo err >&2; printf "no newline"; exit 3'] });
+    const st = await waitFor('exit', async () => {
+      const s = await rt.containerStatus(failing.c);
+      return s.state === 'CONTAINER_EXITED' ? s : undefined;
+    }, 10_000, 20);
+    assert.equal(st.exitCode, 3);
+    assert.equal(st.reason, 'Error');
+    assert.ok(st.finishedAt >= st.startedAt);
+    const lines = logLines(failing.log);
+    assert.deepEqual(
+      lines.map((l) => [l.stream, l.tag, l.content]).sort(),
+      [['stderr', 'F', 'err'], ['stdout', 'F', 'no newline'], ['stdout', 'F', 'out']].sort(),
+    );
+    const ok = await runPod('done', { command: ['true'] });
+    const st0 = await waitFor('exit', async () => {
+      const s = await rt.containerStatus(ok.c);
+      return s.state === 'CONTAINER_EXITED' ? s : undefined;
+    }, 10_000, 20);
+    assert.equal(st0.exitCode, 0);
+    assert.equal(st0.reason, 'Completed');
+  });
+
+  it('splits a line longer than 16 KiB into partial lines', async () => {
+    const p = await runPod('long', { command: ['sh', '-c', 'head -c 40000 /dev/zero | tr "\\0" a; echo'] });
+    await waitFor('exit', async () => (await rt.containerStatus(p.c)).state === 'CONTAINER_EXITED', 10_000, 20);
+    const lines = logLines(p.log);
+    assert.deepEqual(lines.map((l) => [l.tag, l.content.length]), [['P', 16384], ['P', 16384], ['F', 40000 - 32768]]);
+  });
+
+  it('reports a command that cannot run as a start failure with StartError', async () => {
+    const sbConf = sandboxConfig('bad', { logDirectory: join(tmp.path, 'logs', 'default_bad') });
+    const sb = await rt.runPodSandbox(sbConf);
+    const c = await rt.createContainer(sb, containerConfig('bad', 'localhost/t/busybox:1', { command: ['/no/such/binary'] }), sbConf);
+    await assert.rejects(rt.startContainer(c), (e: Error & { code?: string }) => e.code === 'StartContainerFailed' && /no\/such\/binary/.test(e.message));
+    const st = await rt.containerStatus(c);
+    assert.equal(st.state, 'CONTAINER_EXITED');
+    assert.equal(st.reason, 'StartError');
+    assert.equal(st.exitCode, 128);
+  });
+
+  it('stops with SIGTERM when the process traps it, and with SIGKILL after the grace period when it does not', async () => {
+    const trap = await runPod('trap', { command: ['sh', '-c', 'trap "echo got TERM; exit 0" TERM; echo ready; while true; do sleep 0.1; done'] });
+    await waitFor('ready', async () => existsSync(trap.log) && readFileSync(trap.log, 'utf8').includes('ready'), 5000, 20);
+    let t = Date.now();
+    await rt.stopContainer(trap.c, 10);
+    assert.ok(Date.now() - t < 3000, 'graceful stop is quick');
+    const st = await rt.containerStatus(trap.c);
+    assert.equal(st.exitCode, 0);
+    assert.ok(logLines(trap.log).some((l) => l.content === 'got TERM'));
+    // pid 1 ignores SIGTERM when it installs no handler: the grace period runs out, then SIGKILL.
+    const stubborn = await runPod('stubborn', { command: ['sleep', '1000'] });
+    t = Date.now();
+    await rt.stopContainer(stubborn.c, 1);
+    const elapsed = Date.now() - t;
+    const st2 = await rt.containerStatus(stubborn.c);
+    assert.equal(st2.state, 'CONTAINER_EXITED');
+    assert.equal(st2.exitCode, 137);
+    assert.ok(elapsed >= 900, `waited the grace period (${elapsed} ms)`);
+  });
+
+  it('execSync returns exit codes and output, and times out', async () => {
+    const p = await runPod('exec', { command: ['sleep', '1000'] });
+    const r = await rt.execSync(p.c, ['sh', '-c', 'echo hi; echo oops >&2; exit 7'], 10);
+    assert.deepEqual([r.exitCode, r.stdout.toString(), r.stderr.toString()], [7, 'hi\n', 'oops\n']);
+    await assert.rejects(rt.execSync(p.c, ['sleep', '5'], 1), (e: Error & { code?: string }) => e.code === 'DeadlineExceeded');
+  });
+
+  it('exec streams: stdin to stdout with separate stderr and the exit code; tty mode with a resize', async () => {
+    const p = await runPod('streams', { command: ['sleep', '1000'] });
+    const s = await rt.exec(p.c, ['sh', '-c', 'cat; echo bye >&2; exit 4'], { stdin: true, stdout: true, stderr: true, tty: false });
+    s.stdin?.end('through cat\n');
+    const [out, err, exit] = await Promise.all([readAll(s.stdout), readAll(s.stderr), s.exit]);
+    assert.deepEqual([out, err, exit.exitCode], ['through cat\n', 'bye\n', 4]);
+
+    const t = await rt.exec(p.c, ['sh'], { stdin: true, stdout: true, stderr: false, tty: true });
+    assert.equal(t.stderr, undefined);
+    let tout = '';
+    t.stdout?.on('data', (b: Buffer) => (tout += b.toString()));
+    await waitFor('a prompt', async () => tout.length > 0, 5000, 20);
+    t.resize({ width: 123, height: 45 });
+    await new Promise((r) => setTimeout(r, 200));
+    t.stdin?.write('tty; stty size; exit 5\n');
+    const texit = await t.exit;
+    assert.equal(texit.exitCode, 5);
+    assert.match(tout, /\/dev\/pts\/\d+/);
+    assert.match(tout, /45 123/);
+  });
+
+  it('attaches to the main process: stdin in, stdout out', async () => {
+    const p = await runPod('attach', { command: ['sh', '-c', 'while read l; do echo "got $l"; done'], stdin: true });
+    const a = await rt.attach(p.c, { stdin: true, stdout: true, stderr: true, tty: false });
+    let out = '';
+    a.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    a.stdin?.write('one\n');
+    await waitFor('echo through attach', async () => out.includes('got one'), 5000, 20);
+    a.close();
+    await a.exit;
+    assert.ok(logLines(p.log).some((l) => l.content === 'got one'));
+  });
+
+  it('port-forwards to a port that listens only on the pod localhost', async () => {
+    const p = await runPod('pf', { command: ['httpd', '-f', '-p', '127.0.0.1:9090', '-h', '/www'] });
+    const conn = await waitFor('port-forward', () => rt.portForward(p.sb, 9090).catch(() => undefined), 5000, 50);
+    conn.write('GET /index.html HTTP/1.0\r\n\r\n');
+    const reply = await readAll(conn);
+    assert.match(reply, /^HTTP\/1\.[01] 200/);
+    assert.match(reply, /hello from the pod/);
+    await assert.rejects(rt.portForward(p.sb, 9191), (e: Error & { code?: string }) => e.code === 'Unavailable');
+  });
+
+  it('OOM-kills a process over its 32 MiB memory limit and reports OOMKilled', async () => {
+    const p = await runPod('hog', {
+      command: ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=100M count=1'],
+      linux: { resources: { memoryLimitInBytes: 32 * 1024 * 1024 }, securityContext: {} },
+    });
+    const st = await waitFor('exit', async () => {
+      const s = await rt.containerStatus(p.c);
+      return s.state === 'CONTAINER_EXITED' ? s : undefined;
+    }, 15_000, 50);
+    assert.equal(st.reason, 'OOMKilled');
+    assert.notEqual(st.exitCode, 0);
+  });
+
+  it('runs a host-network pod without a netns or an IP', async () => {
+    const p = await runPod('hostnet', { command: ['sleep', '1000'] }, true);
+    const st = await rt.podSandboxStatus(p.sb);
+    assert.equal(st.network, undefined);
+    const r = await rt.execSync(p.c, ['sh', '-c', 'ls /sys/class/net'], 5);
+    assert.match(r.stdout.toString(), /lo/);
+    assert.doesNotMatch(r.stdout.toString(), /^eth0$/m.test(execFileSync('ls', ['/sys/class/net'], { encoding: 'utf8' })) ? /NEVER/ : /^eth0$/m);
+  });
+
+  it('a new runtime object over the same root finds running sandboxes and containers, and their logs continue', async () => {
+    const p = await runPod('survivor', { command: ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'] });
+    await waitFor('ticks', async () => existsSync(p.log) && logLines(p.log).length >= 2, 5000, 50);
+    const rt2 = new ProcessRuntime(opts());
+    const sandboxes = await rt2.listPodSandbox({ id: p.sb });
+    assert.equal(sandboxes[0]?.state, 'SANDBOX_READY');
+    const containers = await rt2.listContainers({ podSandboxId: p.sb });
+    assert.deepEqual(containers.map((c) => [c.id, c.state]), [[p.c, 'CONTAINER_RUNNING']]);
+    const before = logLines(p.log).length;
+    await waitFor('more ticks', async () => logLines(p.log).length > before + 1, 5000, 50);
+    await rt2.stopContainer(p.c, 5);
+    assert.equal((await rt2.containerStatus(p.c)).state, 'CONTAINER_EXITED');
+    await rt2.removePodSandbox(p.sb);
+    await rt2.close();
+  });
 });
