@@ -221,7 +221,12 @@ export class ProcessRuntime implements ContainerRuntime {
     this.prefix = opts.namePrefix ?? 'k8ts-';
     this.cniBinDir = opts.cni.binDir ?? '/usr/lib/cni';
     const runc = which('runc');
-    const crun = which('crun');
+    let crun = which('crun');
+    const crunProblem = crun ? crunUnsupportedReason() : undefined;
+    if (crunProblem) {
+      log.info({ reason: crunProblem }, 'crun is installed but cannot run containers on this host; the crun handler is off');
+      crun = undefined;
+    }
     this.ociBinaries = new Map();
     if (runc) this.ociBinaries.set('runc', runc);
     if (crun) this.ociBinaries.set('crun', crun);
@@ -1111,6 +1116,20 @@ export class ProcessRuntime implements ContainerRuntime {
   async close(): Promise<void> {
     await this.loaded.catch(() => undefined);
   }
+}
+
+/**
+ * crun refuses cgroup "hybrid" mode (v1 hierarchies + a cgroup2 mount) when any controller is
+ * enabled on the v2 side (`cgroups in hybrid mode not supported, drop all controllers from cgroupv2`).
+ */
+function crunUnsupportedReason(): string | undefined {
+  try {
+    const controllers = readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim();
+    if (cgroupVersion() === 1 && controllers) return `cgroup hybrid mode with controllers on cgroup2 (${controllers})`;
+  } catch {
+    /* no unified mount: pure v1 or pure v2 */
+  }
+  return undefined;
 }
 
 async function duBytes(dir: string): Promise<{ bytes: bigint; inodes: bigint }> {

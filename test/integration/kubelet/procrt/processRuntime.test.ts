@@ -296,6 +296,55 @@ describe('ProcessRuntime (root)', { skip: !isRoot && 'needs root' }, () => {
     assert.doesNotMatch(r.stdout.toString(), /^eth0$/m.test(execFileSync('ls', ['/sys/class/net'], { encoding: 'utf8' })) ? /NEVER/ : /^eth0$/m);
   });
 
+  it('runs a tty container: its output is logged, attach gets the terminal and resize reaches it', async () => {
+    const p = await runPod('ttyc', { command: ['sh', '-c', 'tty; while read l; do stty size; echo "line $l"; done'], tty: true, stdin: true });
+    await waitFor('tty output', async () => existsSync(p.log) && readFileSync(p.log, 'utf8').includes('/dev/pts/'), 5000, 20);
+    const a = await rt.attach(p.c, { stdin: true, stdout: true, stderr: true, tty: true });
+    assert.equal(a.stderr, undefined);
+    let out = '';
+    a.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    a.resize({ width: 100, height: 30 });
+    await new Promise((r) => setTimeout(r, 300));
+    a.stdin?.write('x\n');
+    await waitFor('resized terminal answer', async () => /30 100/.test(out) && out.includes('line x'), 5000, 20);
+    a.close();
+    await rt.stopContainer(p.c, 0);
+    assert.equal((await rt.containerStatus(p.c)).state, 'CONTAINER_EXITED');
+  });
+
+  it('shares one pid namespace between containers when the pod asks for it', async () => {
+    const sbConf = sandboxConfig('shared', { logDirectory: join(tmp.path, 'logs', 'default_shared') });
+    sbConf.linux.securityContext.namespaceOptions.pid = 'POD';
+    const sb = await rt.runPodSandbox(sbConf);
+    const a = await rt.createContainer(sb, containerConfig('a', 'localhost/t/busybox:1', { command: ['sleep', '1001'] }), sbConf);
+    const b = await rt.createContainer(sb, containerConfig('b', 'localhost/t/busybox:1', { command: ['sleep', '1002'] }), sbConf);
+    await rt.startContainer(a);
+    await rt.startContainer(b);
+    const ps = (await rt.execSync(b, ['ps', '-o', 'args'], 5)).stdout.toString();
+    assert.match(ps, /sleep 1001/);
+    assert.match(ps, /sleep 1002/);
+    await rt.removePodSandbox(sb);
+  });
+
+  it('runs with crun for the crun RuntimeClass handler', async (t) => {
+    if (!rt.handlers.includes('crun')) {
+      await assert.rejects(rt.runPodSandbox(sandboxConfig('nocrun'), 'crun'), (e: Error & { code?: string }) => e.code === 'InvalidArgument');
+      return t.skip('crun is not installed or cannot run on this host (cgroup hybrid mode)');
+    }
+    const sbConf = sandboxConfig('crun', { logDirectory: join(tmp.path, 'logs', 'default_crun') });
+    const sb = await rt.runPodSandbox(sbConf, 'crun');
+    assert.equal((await rt.podSandboxStatus(sb)).runtimeHandler, 'crun');
+    const c = await rt.createContainer(sb, containerConfig('c', 'localhost/t/busybox:1', { command: ['sh', '-c', 'echo via crun; exit 2'] }), sbConf);
+    await rt.startContainer(c);
+    const st = await waitFor('exit', async () => {
+      const s = await rt.containerStatus(c);
+      return s.state === 'CONTAINER_EXITED' ? s : undefined;
+    }, 10_000, 20);
+    assert.deepEqual([st.exitCode, st.reason], [2, 'Error']);
+    assert.ok(logLines(join(sbConf.logDirectory, 'c/0.log')).some((l) => l.content === 'via crun'));
+    await rt.removePodSandbox(sb);
+  });
+
   it('a new runtime object over the same root finds running sandboxes and containers, and their logs continue', async () => {
     const p = await runPod('survivor', { command: ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'] });
     await waitFor('ticks', async () => existsSync(p.log) && logLines(p.log).length >= 2, 5000, 50);
