@@ -42,6 +42,11 @@ export interface CriRuntimeOptions {
   pullTimeoutMs?: number;
   /** RuntimeClass handlers the runtime is configured with; containerd 1.6 does not report them. Default `['']`. */
   handlers?: readonly string[];
+  /**
+   * Called with the node's podCIDR before UpdateRuntimeConfig is sent: where the runtime takes its pod
+   * network from files (containerd's CNI conf_dir), this writes them (ManagedContainerd does).
+   */
+  onUpdateRuntimeConfig?: (podCIDR: string) => Promise<unknown>;
 }
 
 /** `unix:///abs.sock` from an endpoint that may be a bare path. */
@@ -60,6 +65,7 @@ export class CriRuntime implements ContainerRuntime {
   private readonly imageClient: Client;
   private readonly timeoutMs: number;
   private readonly pullTimeoutMs: number;
+  private readonly onUpdateRuntimeConfig: ((podCIDR: string) => Promise<unknown>) | undefined;
 
   constructor(opts: CriRuntimeOptions) {
     this.endpoint = normaliseEndpoint(opts.endpoint);
@@ -70,6 +76,7 @@ export class CriRuntime implements ContainerRuntime {
     this.timeoutMs = opts.requestTimeoutMs ?? 120_000;
     this.pullTimeoutMs = opts.pullTimeoutMs ?? 30 * 60_000;
     this.handlers = opts.handlers ?? [''];
+    this.onUpdateRuntimeConfig = opts.onUpdateRuntimeConfig;
   }
 
   /** Waits until the socket accepts a connection (and `version()` answers), or throws Unavailable. */
@@ -141,7 +148,8 @@ export class CriRuntime implements ContainerRuntime {
     });
   }
 
-  updateRuntimeConfig(config: { podCIDR: string }): Promise<void> {
+  async updateRuntimeConfig(config: { podCIDR: string }): Promise<void> {
+    await this.onUpdateRuntimeConfig?.(config.podCIDR);
     return this.call('UpdateRuntimeConfig', { runtimeConfig: { networkConfig: { podCidr: config.podCIDR } } }, () => undefined);
   }
 
