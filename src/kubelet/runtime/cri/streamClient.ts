@@ -35,10 +35,15 @@ export function exitFromV4Status(text: string): { exitCode?: number; message?: s
   return { message: status.message ?? text };
 }
 
-function openSocket(url: string, signal?: AbortSignal): Promise<WebSocket> {
+/**
+ * Opens the socket with `onMessage` attached from the start: the server's first messages (the port
+ * header, early output) can arrive in the same packet as the upgrade and are emitted at once.
+ */
+function openSocket(url: string, onMessage: (raw: Buffer) => void, signal?: AbortSignal): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, [V4_CHANNEL_PROTOCOL]);
     ws.binaryType = 'nodebuffer';
+    ws.on('message', onMessage);
     const onAbort = (): void => {
       ws.terminate();
       reject(signal?.reason ?? new Error('aborted'));
@@ -62,25 +67,31 @@ function openSocket(url: string, signal?: AbortSignal): Promise<WebSocket> {
 
 /** Connects to an exec or attach URL and presents the session as ContainerStreams. */
 export async function connectRemoteCommand(url: string, opts: StreamOptions, kind: 'exec' | 'attach'): Promise<ContainerStreams> {
-  const ws = await openSocket(url, opts.signal);
   const stdout = opts.stdout ? new PassThrough() : undefined;
   const stderr = opts.stderr && !opts.tty ? new PassThrough() : undefined;
   let statusText = '';
+  let socket: WebSocket | undefined;
   const deliver = (out: PassThrough, data: Buffer): void => {
     if (data.length === 0) return;
-    if (!out.write(data)) {
-      ws.pause();
-      out.once('drain', () => ws.resume());
+    if (!out.write(data) && socket) {
+      const paused = socket;
+      paused.pause();
+      out.once('drain', () => paused.resume());
     }
   };
-  ws.on('message', (raw: Buffer) => {
-    if (raw.length === 0) return;
-    const channel = raw[0];
-    const data = raw.subarray(1);
-    if (channel === STDOUT && stdout) deliver(stdout, data);
-    else if (channel === STDERR && stderr) deliver(stderr, data);
-    else if (channel === ERROR) statusText += data.toString('utf8');
-  });
+  const ws = await openSocket(
+    url,
+    (raw) => {
+      if (raw.length === 0) return;
+      const channel = raw[0];
+      const data = raw.subarray(1);
+      if (channel === STDOUT && stdout) deliver(stdout, data);
+      else if (channel === STDERR && stderr) deliver(stderr, data);
+      else if (channel === ERROR) statusText += data.toString('utf8');
+    },
+    opts.signal,
+  );
+  socket = ws;
   const send = (channel: number, data: Buffer, cb: (err?: Error) => void): void => {
     if (ws.readyState !== WebSocket.OPEN) return cb();
     ws.send(Buffer.concat([Buffer.from([channel]), data]), { binary: true }, (err) => cb(err ?? undefined));
@@ -132,13 +143,14 @@ export function portForwardUrl(url: string, port: number): string {
 
 /** One forwarded connection as a Duplex; the runtime's error channel becomes a stream error. */
 export async function connectPortForward(url: string, port: number, signal?: AbortSignal): Promise<Duplex> {
-  const ws = await openSocket(portForwardUrl(url, port), signal);
   let dataHeaderSeen = false;
   let errorHeaderSeen = false;
   let errorText = '';
+  // Filled in once connected; the Duplex only calls into it after that.
+  let ws!: WebSocket;
   const duplex = new Duplex({
     read() {
-      ws.resume();
+      ws?.resume();
     },
     write(chunk: Buffer, _enc, cb) {
       if (ws.readyState !== WebSocket.OPEN) return cb(new Error('port-forward connection closed'));
@@ -153,24 +165,29 @@ export async function connectPortForward(url: string, port: number, signal?: Abo
       cb(err);
     },
   });
-  ws.on('message', (raw: Buffer) => {
-    if (raw.length === 0) return;
-    const channel = raw[0];
-    let data = raw.subarray(1);
-    if (channel === 0) {
-      if (!dataHeaderSeen) {
-        dataHeaderSeen = true;
-        data = data.subarray(2);
+  ws = await openSocket(
+    portForwardUrl(url, port),
+    (raw) => {
+      if (raw.length === 0) return;
+      const channel = raw[0];
+      let data = raw.subarray(1);
+      // Each channel starts with the port, 2 bytes little-endian, possibly in the same message as data.
+      if (channel === 0) {
+        if (!dataHeaderSeen) {
+          dataHeaderSeen = true;
+          data = data.subarray(2);
+        }
+        if (data.length > 0 && !duplex.push(data)) ws?.pause();
+      } else if (channel === 1) {
+        if (!errorHeaderSeen) {
+          errorHeaderSeen = true;
+          data = data.subarray(2);
+        }
+        errorText += data.toString('utf8');
       }
-      if (data.length > 0 && !duplex.push(data)) ws.pause();
-    } else if (channel === 1) {
-      if (!errorHeaderSeen) {
-        errorHeaderSeen = true;
-        data = data.subarray(2);
-      }
-      errorText += data.toString('utf8');
-    }
-  });
+    },
+    signal,
+  );
   ws.once('close', () => {
     if (errorText) duplex.destroy(new RuntimeError('Internal', errorText));
     else duplex.push(null);
