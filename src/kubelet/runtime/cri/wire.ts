@@ -84,8 +84,10 @@ function securityContextToWire(s: SecurityContext | undefined): WireMessage {
     privileged: s?.privileged ?? false,
     supplementalGroups: (s?.supplementalGroups ?? []).map(String),
     readonlyRootfs: s?.readonlyRootfs ?? false,
-    namespaceOptions: namespaceOptionsToWire(s?.namespaceOptions),
   };
+  if (s?.namespaceOptions) w.namespaceOptions = namespaceOptionsToWire(s.namespaceOptions);
+  if (s?.capabilities) w.capabilities = { addCapabilities: s.capabilities.addCapabilities, dropCapabilities: s.capabilities.dropCapabilities };
+  if (s?.noNewPrivs) w.noNewPrivs = true;
   if (s?.runAsUser !== undefined) w.runAsUser = { value: String(s.runAsUser) };
   if (s?.runAsGroup !== undefined) w.runAsGroup = { value: String(s.runAsGroup) };
   return w;
@@ -99,6 +101,10 @@ function securityContextFromWire(w: WireMessage): SecurityContext {
   if (w?.supplementalGroups?.length) s.supplementalGroups = (w.supplementalGroups as unknown[]).map(int);
   if (w?.readonlyRootfs) s.readonlyRootfs = true;
   if (w?.namespaceOptions) s.namespaceOptions = namespaceOptionsFromWire(w.namespaceOptions);
+  if (w?.capabilities && (w.capabilities.addCapabilities?.length || w.capabilities.dropCapabilities?.length)) {
+    s.capabilities = { addCapabilities: [...w.capabilities.addCapabilities], dropCapabilities: [...w.capabilities.dropCapabilities] };
+  }
+  if (w?.noNewPrivs) s.noNewPrivs = true;
   return s;
 }
 
