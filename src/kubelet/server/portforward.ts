@@ -109,13 +109,16 @@ async function forwardPair(errorStream: SpdyStream, dataStream: SpdyStream, dial
   }
 }
 
-/** The ports of a WebSocket port-forward request (`?ports=80,443` or repeated), validated as upstream. */
+/**
+ * The ports of a WebSocket port-forward request, validated as upstream: `?port=80,443` (or repeated) as
+ * the API server sends it; `ports` (the PodPortForwardOptions name) is accepted from direct clients.
+ */
 export function parsePortsQuery(query: URLSearchParams): number[] | { error: string } {
-  const values = query.getAll('ports');
-  if (values.length === 0) return { error: 'query parameter "ports" is required' };
+  const values = [...query.getAll('port'), ...query.getAll('ports')];
+  if (values.length === 0) return { error: 'query parameter "port" is required' };
   const ports: number[] = [];
   for (const v of values) {
-    if (v === '') return { error: 'query parameter "ports" cannot be empty' };
+    if (v === '') return { error: 'query parameter "port" cannot be empty' };
     for (const p of v.split(',')) {
       const n = /^\d+$/.test(p) ? Number(p) : NaN;
       if (!Number.isInteger(n) || n > 65535) return { error: `unable to parse "${v}" as a port` };

@@ -30,7 +30,8 @@ export interface ExecStatus {
   status: 'Success' | 'Failure';
   message?: string;
   reason?: string;
-  details?: { causes: { type?: string; message: string }[] };
+  /** StatusCause's type is `reason` on the wire. */
+  details?: { causes: { reason?: string; message: string }[] };
   code?: number;
 }
 
@@ -60,7 +61,7 @@ export function nonZeroExitStatus(cmd: readonly string[], exitCode: number): Exe
     status: 'Failure',
     message: `command terminated with non-zero exit code: error executing command [${cmd.join(' ')}], exit code ${exitCode}`,
     reason: 'NonZeroExitCode',
-    details: { causes: [{ type: 'ExitCode', message: String(exitCode) }] },
+    details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
   };
 }
 

@@ -12,6 +12,7 @@ import type { Pod, ContainerStatus } from 'kubernetes-types/core/v1.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { x509Authenticator } from '../../apiserver/authn/x509.js';
 import { SYSTEM_MASTERS, type UserInfo } from '../../apiserver/authn/types.js';
+import { APISERVER_KUBELET_CLIENT_USER } from '../../pki/files.js';
 import { logger } from '../../util/log.js';
 import { parseRFC3339Nano, writeContainerLogs, type LogOptions } from './logs.js';
 import { REMOTECOMMAND_SPDY_PROTOCOLS, parseStreamRequest, serveRemoteCommand, spdyRemoteCommand, websocketRemoteCommand, type StreamRequest } from './remotecommand.js';
@@ -21,8 +22,6 @@ import type { KubeletRequestAttributes, KubeletServerDeps } from './types.js';
 
 const log = logger('kubelet-server');
 
-/** The identity kube-apiserver presents to kubelets (kubeadm's apiserver-kubelet-client certificate). */
-export const APISERVER_KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 
 export interface KubeletServerOptions {
   deps: KubeletServerDeps;
