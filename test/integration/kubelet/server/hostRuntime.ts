@@ -76,7 +76,7 @@ export class HostRuntime implements Streaming {
           main.stdout!.off('data', onOut);
           stdout.end();
           resolve({});
-        }, 200);
+        }, 500);
       };
     });
     const stdin = new PassThrough();
