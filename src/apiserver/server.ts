@@ -3,6 +3,8 @@
 
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import type { TLSSocket } from 'node:tls';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { stringify as toYaml } from 'yaml';
@@ -41,6 +43,7 @@ import {
   type ResourceRequest,
 } from './handlers.js';
 import { PATCH_TYPES, chooseResponse, decodeBody, mediaType, readBody, type PatchType, type ResponseForm } from './negotiate.js';
+import { KubeletProxy, type KubeletClientConfig } from './proxy.js';
 import { ResourceRegistry, nowTimestamp } from './registry.js';
 import { StatusError, badRequest, internalError, methodNotAllowed, notAcceptable, notFound, serviceUnavailable, unauthorized, unsupportedMediaType } from './status.js';
 import type { K8sObject } from './watchCache.js';
@@ -84,6 +87,8 @@ export interface ApiServerOptions {
   };
   /** Health checks for /readyz (name → check). */
   readyChecks?: Record<string, () => Promise<void>>;
+  /** How the API server reaches kubelets for pods/log, exec, attach, portforward and nodes/proxy. */
+  kubeletClient?: KubeletClientConfig;
 }
 
 const COMPONENT_STATUS_DEPRECATED = 'v1 ComponentStatus is deprecated in v1.19+';
@@ -102,6 +107,7 @@ export class ApiServer {
   private readonly requestCounter: Counter<string>;
   private readonly requestDuration: Histogram<string>;
   private readonly inflight = new Set<AbortController>();
+  private readonly kubelets: KubeletProxy;
   private address = '';
 
   constructor(private readonly opts: ApiServerOptions) {
@@ -135,6 +141,12 @@ export class ApiServer {
       { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: false, keepAlive: true },
       (req, res) => void this.handle(req, res),
     );
+    this.kubelets = new KubeletProxy({
+      getPod: async (ns, name) => (await this.registries.get('/pods')!.get(ns, name)) as unknown as Pod,
+      getNode: async (name) => (await this.registries.get('/nodes')!.get(undefined, name)) as unknown as Node,
+      client: opts.kubeletClient ?? {},
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
     this.server.keepAliveTimeout = 90_000;
     this.server.headersTimeout = 60_000;
     this.server.requestTimeout = 0; // watches are long
@@ -360,6 +372,12 @@ export class ApiServer {
       resource = rest[0] ?? '';
       name = rest[1];
       subresource = rest[2];
+      if (group === '' && resource === 'nodes' && name && subresource === 'proxy') {
+        // nodes/<name>/proxy/<any path>: to the node's kubelet.
+        const subpath = url.pathname.split('/').slice(6).join('/');
+        await this.kubelets.nodeProxy(name, subpath, req, await readBody(req), res, signal);
+        return undefined;
+      }
       if (rest.length > 3) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     }
     const type = this.resources.find((t) => t.group === group && t.version === version && t.plural === resource);
@@ -388,6 +406,10 @@ export class ApiServer {
           if (subresource) throw methodNotAllowed();
           const f = form();
           await handleWatch(rr, res, f, this.hooks, signal);
+          return undefined;
+        }
+        if (subresource === 'log' && group === '' && resource === 'pods') {
+          await this.kubelets.podLog(namespace!, name!, url.searchParams, res, signal);
           return undefined;
         }
         if (subresource) return this.getSubresource(rr, form());
@@ -536,14 +558,38 @@ export class ApiServer {
         return { code: 200, body: this.present(rr, await handleGet(rr), form, false) };
       case 'scale':
         return { code: 200, body: scaleOf(rr, await handleGet(rr)) };
-      case 'log':
       case 'exec':
       case 'attach':
       case 'portforward':
+        return upgradeRequired(rr);
+      case 'log':
       case 'proxy':
         return noBackendYet(rr);
       default:
         throw methodNotAllowed();
+    }
+  }
+
+  /**
+   * HTTP upgrades (WebSocket, SPDY): pods/exec, pods/attach and pods/portforward are relayed to the
+   * pod's kubelet; anything else is refused with a Status.
+   */
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    const url = new URL(req.url ?? '/', 'https://k8ts');
+    try {
+      const user = await this.opts.authenticate(req);
+      if (!user) throw unauthorized();
+      const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)\/?$/.exec(url.pathname);
+      if (!m) throw badRequest(`upgrade is not supported for ${url.pathname}`);
+      const [, ns, name, kind] = m;
+      await this.kubelets.upgrade(kind as 'exec' | 'attach' | 'portforward', decodeURIComponent(ns!), decodeURIComponent(name!), req, socket, head);
+    } catch (err) {
+      const status = toStatusError(err);
+      if (status.code >= 500) log.error({ err, path: url.pathname }, 'upgrade failed');
+      if (socket.destroyed) return;
+      const body = JSON.stringify(status.toStatus());
+      socket.end(`HTTP/1.1 ${status.code} ${status.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     }
   }
 
@@ -561,6 +607,7 @@ export class ApiServer {
       case 'exec':
       case 'attach':
       case 'portforward':
+        return upgradeRequired(rr);
       case 'proxy':
         return noBackendYet(rr);
       default:
@@ -666,7 +713,13 @@ export class ApiServer {
   }
 }
 
-/** logs, exec, attach, port-forward and proxies: 404 for a missing object, else 503 until a kubelet/proxy exists. */
+/** exec, attach and port-forward are upgrades (WebSocket or SPDY); a plain request is refused as upstream. */
+async function upgradeRequired(rr: ResourceRequest): Promise<never> {
+  await handleGet(rr);
+  throw badRequest('Upgrade request required');
+}
+
+/** pods/services proxy: 404 for a missing object, else 503 until a service proxy exists. */
 async function noBackendYet(rr: ResourceRequest): Promise<never> {
   await handleGet(rr);
   throw serviceUnavailable(`${rr.subresource} of ${rr.type.plural}/${rr.name} needs a kubelet or service proxy, and none is running in this k8ts server yet`);

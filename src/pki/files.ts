@@ -317,3 +317,35 @@ export async function ensureServerPKI(dir: string, options: ServerPKIOptions): P
     written: ctx.written,
   };
 }
+
+/** The identity kube-apiserver presents to kubelets (kubeadm's apiserver-kubelet-client certificate). */
+export const APISERVER_KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
+export const KUBELET_CLIENT_FILES = { cert: 'apiserver-kubelet-client.crt', key: 'apiserver-kubelet-client.key' } as const;
+
+/**
+ * The API server's client certificate for kubelets (pods/log, exec, attach, port-forward, nodes/proxy):
+ * CN=kube-apiserver-kubelet-client, O=system:masters, signed by `ca`, kept in `dir` next to the other
+ * leaves and re-issued on the same rules (other CA, wrong identity, expiring within renewBeforeDays).
+ */
+export async function ensureKubeletClientCertificate(
+  dir: string,
+  ca: CertificateAuthority,
+  options: { algorithm?: KeyAlgorithm; renewBeforeDays?: number; now?: Date } = {},
+): Promise<CertAndKeyFiles> {
+  const ctx: Ctx = { dir, written: [], now: options.now ?? new Date() };
+  const algorithm = options.algorithm ?? 'ECDSA-P256';
+  return ensureLeaf(
+    ctx,
+    ca,
+    {
+      certName: KUBELET_CLIENT_FILES.cert,
+      keyName: KUBELET_CLIENT_FILES.key,
+      staleReason: (info) =>
+        info.commonName !== APISERVER_KUBELET_CLIENT_USER || !info.organizations.includes(SYSTEM_MASTERS) || !info.extKeyUsages.includes(OID_CLIENT_AUTH)
+          ? 'not a kubelet client certificate'
+          : undefined,
+      issue: (key) => issueClientCertificate(ca, { user: APISERVER_KUBELET_CLIENT_USER, groups: [SYSTEM_MASTERS], algorithm, now: ctx.now, ...(key ? { key } : {}) }),
+    },
+    options.renewBeforeDays ?? DEFAULT_RENEW_BEFORE_DAYS,
+  );
+}

@@ -6,7 +6,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
-import { ensureServerPKI } from '../pki/files.js';
+import { ensureKubeletClientCertificate, ensureServerPKI } from '../pki/files.js';
 import { writeKubeconfig } from '../pki/kubeconfig.js';
 import { openStore } from '../storage/open.js';
 import type { KV } from '../storage/kv.js';
@@ -71,6 +71,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     bindAddress: opts.bindAddress,
     extraSANs: [...(opts.tlsSan ?? []), advertise],
   });
+  const kubeletClient = await ensureKubeletClientCertificate(join(opts.dataDir, 'tls'), pki.ca);
   const store: KVStore = await openStore({
     endpoint: opts.datastoreEndpoint,
     dataDir: opts.dataDir,
@@ -122,6 +123,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
       },
     },
     openapi: hooks.openapi,
+    kubeletClient: { certPem: kubeletClient.certPem, keyPem: kubeletClient.keyPem },
   });
   // Every resource's watch cache starts loading now, in the background: requests that need a
   // cache wait for it, and watches older than a cache's start are served from the store.
