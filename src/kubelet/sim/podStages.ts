@@ -113,8 +113,10 @@ const podComplete: Stage = {
     statusTemplate: {
       phase: ifFails('Failed', 'Succeeded'),
       conditions: [
-        { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: '{{ now }}' },
-        { type: 'ContainersReady', status: 'False', reason: 'PodCompleted', lastTransitionTime: '{{ now }}' },
+        // Upstream's generate*ConditionForTerminalPhase: PodFailed / PodCompleted.
+        { type: 'Ready', status: 'False', reason: ifFails('PodFailed', 'PodCompleted'), lastTransitionTime: '{{ now }}' },
+        { type: 'ContainersReady', status: 'False', reason: ifFails('PodFailed', 'PodCompleted'), lastTransitionTime: '{{ now }}' },
+        // The sandbox is torn down once every container has exited.
         { type: 'PodReadyToStartContainers', status: 'False', lastTransitionTime: '{{ now }}' },
       ],
       containerStatuses: {

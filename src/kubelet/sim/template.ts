@@ -44,7 +44,7 @@ function render(t: TemplateValue, scope: unknown, root: unknown, ctx: TemplateCo
       const v = render(item, scope, root, ctx);
       if (v === undefined) continue;
       // A $range inside a list splices its items in, so lists can mix fixed and generated entries.
-      if (isRange(item)) out.push(...(v as unknown[]));
+      if (isRange(item)) out.push(...((v as unknown[] | undefined) ?? []));
       else out.push(v);
     }
     return out;
@@ -53,6 +53,8 @@ function render(t: TemplateValue, scope: unknown, root: unknown, ctx: TemplateCo
     const path = t['$range'];
     if (typeof path !== 'string' || !('$each' in t)) throw new StageError('InvalidStage', 'template: $range needs a path and $each');
     const items = path.startsWith('$') ? evaluatePath(root, path.slice(1)) : evaluatePath(scope, path);
+    // A path that yields nothing (no initContainers) renders nothing, so the key is left out.
+    if (items.length === 0) return undefined;
     const list = items.length === 1 && Array.isArray(items[0]) ? (items[0] as unknown[]) : items;
     return list.map((item) => render(t['$each']!, item, root, ctx)).filter((v) => v !== undefined);
   }
