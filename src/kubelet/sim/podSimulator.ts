@@ -192,7 +192,8 @@ export class PodSimulator {
 
   private async worker(): Promise<void> {
     for (;;) {
-      const key = await this.queue.get(this.abort.signal);
+      // No signal here: stop() shuts the queue down, which wakes every idle worker.
+      const key = await this.queue.get();
       if (key === undefined) return;
       try {
         await this.sync(key);

@@ -1,6 +1,7 @@
 // Simulated nodes (like kwok): one process registers N nodes, keeps their Leases and status fresh,
 // and drives the pods bound to them through declarative stages, with no containers at all. Used by
 // `k8ts agent --simulated --nodes N` and by scale tests and benchmarks.
+import { setMaxListeners } from 'node:events';
 import type { Node, Taint } from 'kubernetes-types/core/v1.js';
 import { isAlreadyExists } from '../../client/apiError.js';
 import { realClock, sleep, type Clock } from '../../client/clock.js';
@@ -89,8 +90,15 @@ export function simulatedNodeSpecs(o: Omit<SimulatedNodesOptions, 'client'>): Si
 }
 
 /** Registers the nodes, starts their heartbeats and the pod simulator; resolves once all are running. */
-export async function startSimulatedNodes(o: SimulatedNodesOptions, signal?: AbortSignal): Promise<SimulatedNodes> {
+export async function startSimulatedNodes(o: SimulatedNodesOptions, outerSignal?: AbortSignal): Promise<SimulatedNodes> {
   const clock = o.clock ?? realClock;
+  // One signal for everything the simulator runs; many concurrent registrations listen on it.
+  const lifetime = new AbortController();
+  setMaxListeners(0, lifetime.signal);
+  const onOuterAbort = () => lifetime.abort(outerSignal!.reason);
+  if (outerSignal?.aborted) onOuterAbort();
+  outerSignal?.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = lifetime.signal;
   const specs = simulatedNodeSpecs(o);
   const fallback = o.fallbackPodCIDR ?? '10.128.0.0/9';
   const records = new Map<string, SimulatedNodeRecord>();
@@ -163,11 +171,13 @@ export async function startSimulatedNodes(o: SimulatedNodesOptions, signal?: Abo
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      outerSignal?.removeEventListener('abort', onOuterAbort);
+      lifetime.abort(new Error('simulated nodes stopped'));
       nodeInformer.stop();
       await heartbeat.stop();
       await pods.stop();
     })());
-  signal?.addEventListener('abort', () => void stop(), { once: true });
+  signal.addEventListener('abort', () => void stop(), { once: true });
   return {
     nodeNames: specs.map((s) => s.name),
     stats: () => ({ nodes: records.size, ...heartbeat.stats, pods: { ...pods.stats, applied: { ...pods.stats.applied } } }),
