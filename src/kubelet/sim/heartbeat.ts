@@ -1,8 +1,9 @@
 // Heartbeats of many simulated nodes from one process: each node renews its Lease every
 // renewInterval (upstream's NodeLeaseHeartbeat, 10 s) and posts its status when it changed or every
-// nodeStatusReportFrequency (5 min). The nodes are spread over the interval on a timer wheel (one
-// timer for all, a slot per tick), so 1,000 nodes mean a steady ~100 small writes per second
-// instead of a burst, and a cached Lease is updated in place (no GET per renewal).
+// nodeStatusReportFrequency (5 min). The nodes' renewals are spread evenly over the interval and
+// driven by one timer for all of them (each tick starts the renewals that are due), so 1,000 nodes
+// mean a steady ~100 small writes per second instead of a burst, and a cached Lease is updated in
+// place (no GET per renewal).
 import type { Node } from 'kubernetes-types/core/v1.js';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import { isConflict, isNotFound, isAlreadyExists } from '../../client/apiError.js';
@@ -32,6 +33,9 @@ export interface SimulatedNodeRecord {
   gone: boolean;
   busy: boolean;
   failures: number;
+  /** When the next renewal is due (0 = not scheduled yet: the wheel assigns its place on start). */
+  nextRenewAtMs: number;
+  /** After a failure: when to try again. */
   retryAtMs: number;
 }
 
@@ -62,9 +66,7 @@ export function renewRetryDelayMs(failures: number): number {
 export class NodeHeartbeat {
   readonly stats: HeartbeatStats = { leaseRenewals: 0, leaseFailures: 0, statusUpdates: 0, statusFailures: 0 };
   private readonly pool: TaskPool;
-  private readonly slots: number;
   private readonly tickMs: number;
-  private tickCount = 0;
   private timer: TimerHandle | undefined;
   private stopped = false;
   private readonly leases: ResourceClient<Lease>;
@@ -73,19 +75,24 @@ export class NodeHeartbeat {
 
   constructor(private readonly o: NodeHeartbeatOptions) {
     this.pool = new TaskPool(o.concurrency);
-    // About one tick per 20 ms at most, never more slots than nodes.
-    this.slots = Math.max(1, Math.min(o.nodes.length, Math.floor(o.renewIntervalMs / 20)));
-    this.tickMs = o.renewIntervalMs / this.slots;
+    // Fine enough to keep the spread even and retries close to their back-off, coarse enough to be free.
+    this.tickMs = Math.min(50, Math.max(10, o.renewIntervalMs / Math.max(1, o.nodes.length)));
     this.leases = o.client.resource<Lease>('coordination.k8s.io', 'v1', 'leases');
     this.nodeClient = o.client.resource<Node>('', 'v1', 'nodes');
   }
 
+  /** Places each node at its own offset in the interval and starts the timer. */
   start(): void {
     if (this.timer || this.stopped) return;
+    const now = this.o.clock.now();
+    const n = this.o.nodes.length;
+    this.o.nodes.forEach((node, i) => {
+      if (!node.nextRenewAtMs) node.nextRenewAtMs = now + Math.floor((i * this.o.renewIntervalMs) / n);
+    });
     this.schedule();
   }
 
-  /** Stops the wheel and waits for writes in flight. */
+  /** Stops the timer and waits for writes in flight. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
@@ -95,7 +102,6 @@ export class NodeHeartbeat {
   /** Asks for a status post of `node` at the next tick (its conditions changed, or the API's copy drifted). */
   markDirty(node: SimulatedNodeRecord): void {
     node.statusDirty = true;
-    node.retryAtMs = Math.min(node.retryAtMs || Infinity, this.o.clock.now());
   }
 
   private schedule(): void {
@@ -106,20 +112,23 @@ export class NodeHeartbeat {
     }, this.tickMs);
   }
 
-  /** One tick: the nodes of this slot are due, plus any node waiting for a retry or a prompt status post. */
+  /** One tick: starts the heartbeat of every node whose renewal, retry or prompt status post is due. */
   tick(): void {
-    const slot = this.tickCount++ % this.slots;
     const now = this.o.clock.now();
-    const nodes = this.o.nodes;
-    for (let i = slot; i < nodes.length; i += this.slots) this.beat(nodes[i]!, now);
-    for (const n of nodes) if (n.retryAtMs > 0 && n.retryAtMs <= now) this.beat(n, now);
+    for (const node of this.o.nodes) {
+      if (node.busy || node.gone || this.stopped) continue;
+      const due = node.failures > 0 ? node.retryAtMs <= now : node.nextRenewAtMs <= now || node.statusDirty;
+      if (due) this.beat(node, now);
+    }
   }
 
   private beat(node: SimulatedNodeRecord, now: number): void {
-    if (node.busy || node.gone || this.stopped) return;
-    if (node.failures > 0 && node.retryAtMs > now) return;
     node.busy = true;
-    node.retryAtMs = 0;
+    if (node.nextRenewAtMs <= now) {
+      node.nextRenewAtMs += this.o.renewIntervalMs;
+      // Never catch up with a burst after a stall: the next renewal is a full interval away.
+      if (node.nextRenewAtMs <= now) node.nextRenewAtMs = now + this.o.renewIntervalMs;
+    }
     const p = this.pool
       .run(() => this.heartbeat(node))
       .then(

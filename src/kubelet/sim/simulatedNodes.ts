@@ -105,7 +105,7 @@ export async function startSimulatedNodes(o: SimulatedNodesOptions, outerSignal?
   const allocators = new Map<string, PodIPAllocator>();
   const now = clock.now();
   specs.forEach((spec) => {
-    records.set(spec.name, { spec, uid: undefined, podCIDR: spec.podCIDR, lease: undefined, transitionMs: now, lastStatusMs: now, statusDirty: false, gone: false, busy: false, failures: 0, retryAtMs: 0 });
+    records.set(spec.name, { spec, uid: undefined, podCIDR: spec.podCIDR, lease: undefined, transitionMs: now, lastStatusMs: now, statusDirty: false, gone: false, busy: false, failures: 0, nextRenewAtMs: 0, retryAtMs: 0 });
   });
   const indexOf = new Map(specs.map((s, i) => [s.name, i]));
 
