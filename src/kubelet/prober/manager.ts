@@ -171,7 +171,8 @@ class ProbeWorker {
     const startedAt = Date.parse(c.state.running.startedAt ?? '');
     if (!Number.isNaN(startedAt) && Math.floor((this.m.clock.now() - startedAt) / 1000) < timing.initialDelaySeconds) return true;
 
-    if (c.started) {
+    // The kubelet's `started` comes from updatePodStatus; derive it the same way in case it was not applied yet.
+    if (c.started || this.m.isStarted(uid, c)) {
       // A started container needs no startup probe; the worker stays for the next container.
       if (this.type === 'Startup') return true;
     } else if (this.type !== 'Startup') {
@@ -393,7 +394,8 @@ export class ProbeManager {
     return r === undefined || r === 'Unknown' ? undefined : r === 'Success';
   }
 
-  private isStarted(uid: string, cs: ContainerStatus): boolean {
+  /** Upstream isContainerStarted: running, and the startup probe succeeded or there is none. */
+  isStarted(uid: string, cs: ContainerStatus): boolean {
     if (!cs.state?.running) return false;
     const r = cs.containerID ? this.results.Startup.get(runtimeContainerId(cs.containerID)) : undefined;
     if (r === 'Success' || r === 'Failure') return r === 'Success';
