@@ -110,6 +110,9 @@ function dialErrorText(err: NodeJS.ErrnoException): string {
       return 'read: connection reset by peer';
     case 'ETIMEDOUT':
       return 'i/o timeout';
+    case 'EPROTO':
+      // TLS to a plain-HTTP port.
+      return /wrong version number|packet length too long/.test(err.message) ? 'http: server gave HTTP response to HTTPS client' : err.message;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `lookup ${(err as { hostname?: string }).hostname ?? ''}: no such host`;
@@ -191,7 +194,15 @@ interface HTTPResponse {
   body: string;
 }
 
-class HTTPClientError extends Error {}
+/** A transport-level failure of an HTTP GET, with Go's client text; `code` is Node's error code when there was one. */
+class HTTPClientError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 
@@ -217,13 +228,13 @@ function getOnce(req: ProbeRequest, url: URL, deadline: number, signal?: AbortSi
     const remaining = deadline - Date.now();
     let settled = false;
     let phase: 'headers' | 'body' = 'headers';
-    const fail = (msg: string) => {
+    const fail = (msg: string, code?: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       creq.destroy();
-      reject(new HTTPClientError(msg));
+      reject(new HTTPClientError(msg, code));
     };
     const onAbort = () => fail(`${target}: context canceled`);
     const timer = setTimeout(
@@ -255,7 +266,7 @@ function getOnce(req: ProbeRequest, url: URL, deadline: number, signal?: AbortSi
     });
     creq.once('error', (err: NodeJS.ErrnoException) => {
       const dial = err.code && ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code);
-      fail(dial ? `${target}: dial tcp ${joinHostPort(opts.hostname, Number(opts.port))}: ${dialErrorText(err)}` : `${target}: ${dialErrorText(err)}`);
+      fail(dial ? `${target}: dial tcp ${joinHostPort(opts.hostname, Number(opts.port))}: ${dialErrorText(err)}` : `${target}: ${dialErrorText(err)}`, err.code);
     });
     creq.end();
   });
