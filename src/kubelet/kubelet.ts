@@ -157,6 +157,17 @@ export class Kubelet {
     return s ? { ...pod, status: s } : pod;
   }
 
+  /** Syncs a pod soon (a probe result changed, a liveness probe failed). */
+  requestSync(uid: string): void {
+    if (this.pods.has(uid)) this.workers.enqueue(uid);
+  }
+
+  /** The id of the pod's ready sandbox (port-forward). */
+  async podSandboxId(uid: string): Promise<string | undefined> {
+    const sbs = await this.o.runtime.listPodSandbox({ labelSelector: { 'io.kubernetes.pod.uid': uid }, state: 'SANDBOX_READY' });
+    return sbs[0]?.id;
+  }
+
   getNode(): Readonly<Node> | undefined {
     return this.node;
   }

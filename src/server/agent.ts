@@ -1,0 +1,258 @@
+// The node agent (like k3s's agent): a container runtime (containerd through CRI — the one the user
+// points at, or one k8ts starts itself — or the built-in process runtime), the kubelet with its
+// volume and probe managers, and the kubelet API on 10250. Used by `k8ts server` for its own node
+// and by `k8ts agent` on other nodes.
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Taint } from 'kubernetes-types/core/v1.js';
+import { createCA, issueServingCertificate, type CertificateAuthority } from '../pki/ca.js';
+import type { RestClient } from '../client/restClient.js';
+import { logger } from '../util/log.js';
+import { KubeletEnvironment } from '../kubelet/environment.js';
+import { Kubelet, type PodLifecycleHooks } from '../kubelet/kubelet.js';
+import type { ContainerRuntime } from '../kubelet/runtime/types.js';
+import { VolumeManager } from '../kubelet/volumes/manager.js';
+import type { PodVolumes } from '../kubelet/volumes/types.js';
+import { startKubeletServer, type KubeletServer } from '../kubelet/server/server.js';
+import { ProbeManager } from '../kubelet/prober/manager.js';
+import { HandlerRunner } from '../kubelet/lifecycle/handlers.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+
+const log = logger('agent');
+
+export type RuntimeChoice = 'auto' | 'containerd' | 'process';
+
+export interface AgentOptions {
+  client: RestClient;
+  dataDir: string;
+  nodeName: string;
+  nodeIP: string;
+  /** auto: containerd when installed (k8ts starts it), else the built-in process runtime. */
+  runtime?: RuntimeChoice;
+  /** --container-runtime-endpoint: an already running CRI runtime (unix socket). */
+  containerRuntimeEndpoint?: string | undefined;
+  controlPlane?: boolean;
+  clusterDNS?: string[];
+  clusterDomain?: string;
+  /** Kubelet API port (10250; 0 = any free port) and address. */
+  kubeletPort?: number;
+  kubeletAddress?: string;
+  /** The cluster CA: authenticates clients of the kubelet API (the API server). */
+  clientCAPem: string;
+  /** Signs the kubelet's serving certificate; without it the kubelet makes a self-signed one, as upstream. */
+  servingCA?: CertificateAuthority;
+  maxPods?: number;
+  kubeReserved?: Record<string, string>;
+  systemReserved?: Record<string, string>;
+  evictionHard?: Record<string, string>;
+  podManifestPath?: string;
+  nodeLabels?: Record<string, string>;
+  registerWithTaints?: Taint[];
+  /** The pod network bridge on this node (default k8ts0; agents sharing a host need distinct ones). */
+  bridge?: string;
+  /** Prefix of netns names and other host-global names (agents sharing a host need distinct ones). */
+  namePrefix?: string;
+}
+
+export interface RunningAgent {
+  kubelet: Kubelet;
+  runtime: ContainerRuntime;
+  kubeletServer: KubeletServer;
+  /** `unix://…` of the node's CRI socket (containerd's, or the one serving the process runtime). */
+  runtimeEndpoint: string;
+  /** Imports an image archive into the node's runtime (`k8ts images import`). */
+  importImage(file: string): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export function agentDir(dataDir: string): string {
+  return join(dataDir, 'agent');
+}
+
+function which(bin: string): boolean {
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((d) => existsSync(join(d, bin)));
+}
+
+interface StartedRuntime {
+  runtime: ContainerRuntime;
+  endpoint: string;
+  importImage(file: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+async function startRuntime(o: AgentOptions, root: string): Promise<StartedRuntime> {
+  const choice = o.containerRuntimeEndpoint ? 'endpoint' : (o.runtime ?? 'auto') === 'auto' ? (which('containerd') ? 'containerd' : 'process') : o.runtime!;
+  if (choice === 'endpoint') {
+    const { CriRuntime } = await import('../kubelet/runtime/cri/runtime.js');
+    const { importImageArchive } = await import('../kubelet/runtime/cri/importImage.js');
+    const endpoint = o.containerRuntimeEndpoint!.startsWith('unix://') ? o.containerRuntimeEndpoint! : `unix://${o.containerRuntimeEndpoint}`;
+    const runtime = new CriRuntime({ endpoint });
+    return { runtime, endpoint, importImage: (file) => importImageArchive(endpoint.slice('unix://'.length), file), close: () => runtime.close() };
+  }
+  if (choice === 'containerd') {
+    const { ManagedContainerd } = await import('../kubelet/runtime/cri/managedContainerd.js');
+    const managed = await ManagedContainerd.start({ dataDir: o.dataDir, ...(o.bridge ? { bridge: o.bridge } : {}) });
+    const runtime = managed.runtime();
+    return {
+      runtime,
+      endpoint: managed.endpoint,
+      importImage: (file) => managed.importImageArchive(file),
+      close: async () => {
+        await runtime.close();
+        await managed.close();
+      },
+    };
+  }
+  const { FileImageStore } = await import('../kubelet/images/store.js');
+  const { ProcessRuntime } = await import('../kubelet/runtime/process/runtime.js');
+  const { serveCri } = await import('../kubelet/runtime/cri/server.js');
+  const images = new FileImageStore({ root: join(root, 'images') });
+  const runtime = new ProcessRuntime({
+    root: join(root, 'runtime'),
+    images,
+    cni: { confDir: join(root, 'cni', 'net.d'), ...(o.bridge ? { bridge: o.bridge } : {}) },
+    ...(o.namePrefix ? { namePrefix: o.namePrefix } : {}),
+  });
+  const socket = join(root, 'k8ts-cri.sock');
+  const cri = await serveCri(runtime, socket);
+  return {
+    runtime,
+    endpoint: `unix://${socket}`,
+    importImage: async (file) => (await images.importArchive(file)).flatMap((i) => i.repoTags),
+    close: async () => {
+      await cri.close();
+      await runtime.close();
+    },
+  };
+}
+
+export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const root = agentDir(o.dataDir);
+  await mkdir(root, { recursive: true });
+  const rt = await startRuntime(o, root);
+  // crictl and `k8ts images` find the node's runtime here.
+  await writeFile(join(root, 'runtime-endpoint'), `${rt.endpoint}\n`);
+  const abort = new AbortController();
+  const podsDir = join(root, 'kubelet', 'pods');
+  const podVolumes = new Map<string, PodVolumes>();
+  let kubelet: Kubelet;
+  const volumes = new VolumeManager({
+    client: o.client,
+    nodeName: o.nodeName,
+    podsDir,
+    nodeAllocatable: () => kubelet.nodeAllocatable() as never,
+    onResyncError: (pod, err) => kubelet.recorder.event(pod, 'Warning', 'FailedMount', err.message),
+  });
+  void volumes.run(abort.signal).catch(() => undefined);
+  const probes = new ProbeManager({
+    runtime: rt.runtime,
+    recordEvent: (subject, type, reason, message) => kubelet.recorder.event(subject, type, reason, message),
+    podStatus: (uid) => kubelet.statusManager.get(uid),
+    onLivenessFailure: (pod) => kubelet.requestSync(pod.metadata!.uid!),
+    onStartupFailure: (pod) => kubelet.requestSync(pod.metadata!.uid!),
+    onResultChange: (uid) => kubelet.requestSync(uid),
+  });
+  const hookRunner = new HandlerRunner({
+    runtime: rt.runtime,
+    podIP: (pod) => kubelet.statusManager.get(pod.metadata!.uid!)?.podIP,
+    recordEvent: (subject, type, reason, message) => kubelet.recorder.event(subject, type, reason, message),
+  });
+  /** Container ids of the pod whose probe of `type` reported failure (the kubelet restarts them). */
+  const failed = (uid: string, type: 'liveness' | 'startup'): Set<string> => {
+    const out = new Set<string>();
+    const st = kubelet.statusManager.get(uid);
+    for (const c of [...(st?.containerStatuses ?? []), ...(st?.initContainerStatuses ?? [])]) {
+      const id = c.containerID?.split('://')[1];
+      if (!id || !c.state?.running) continue;
+      if ((type === 'liveness' ? probes.liveness(uid, id) : probes.startup(uid, id)) === false) out.add(id);
+    }
+    return out;
+  };
+  const hooks: PodLifecycleHooks = {
+    setUpVolumes: async (pod, signal) => {
+      podVolumes.set(pod.metadata!.uid!, await volumes.setUpPod(pod, signal));
+    },
+    tearDownVolumes: async (pod) => {
+      podVolumes.delete(pod.metadata!.uid!);
+      await volumes.tearDownPod(pod.metadata!.uid!);
+    },
+    probesAdd: (pod) => {
+      probes.addPod(pod as Pod);
+      probes.updatePod(pod as Pod);
+    },
+    probesRemove: (pod) => probes.removePod(pod as Pod),
+    readiness: (uid, id) => probes.readiness(uid, id),
+    startup: (uid, id) => probes.startup(uid, id),
+    livenessFailures: (uid) => failed(uid, 'liveness'),
+    startupFailures: (uid) => failed(uid, 'startup'),
+  };
+  // The kubelet API comes up first: the node reports its port.
+  const servingCA = o.servingCA ?? (await createCA({ commonName: `${o.nodeName}-ca@${Math.floor(Date.now() / 1000)}` }));
+  const serving = await issueServingCertificate(servingCA, { commonName: o.nodeName, dnsNames: [o.nodeName, 'localhost'], ipAddresses: [o.nodeIP, '127.0.0.1'] });
+  let kubeletRef: Kubelet | undefined;
+  const kubeletServer = await startKubeletServer({
+    deps: {
+      nodeName: o.nodeName,
+      listPods: () => kubeletRef?.listPods() ?? [],
+      findPod: (ns, name, uid) => kubeletRef?.findPod(ns, name, uid),
+      runtime: rt.runtime,
+      podSandboxId: async (pod) => kubeletRef?.podSandboxId(pod.metadata!.uid!),
+    },
+    tls: { cert: `${serving.certPem}${servingCA.certPem}`, key: serving.keyPem },
+    clientCAPem: o.clientCAPem,
+    port: o.kubeletPort ?? 10250,
+    address: o.kubeletAddress ?? '0.0.0.0',
+  });
+  kubelet = new Kubelet({
+    client: o.client,
+    nodeName: o.nodeName,
+    nodeIP: o.nodeIP,
+    runtime: rt.runtime,
+    rootDir: root,
+    podsDir,
+    ...(o.podManifestPath !== undefined ? { podManifestPath: o.podManifestPath } : {}),
+    ...(o.maxPods !== undefined ? { maxPods: o.maxPods } : {}),
+    ...(o.kubeReserved ? { kubeReserved: o.kubeReserved } : {}),
+    ...(o.systemReserved ? { systemReserved: o.systemReserved } : {}),
+    ...(o.evictionHard ? { evictionHard: o.evictionHard } : {}),
+    controlPlane: o.controlPlane ?? false,
+    clusterDNS: o.clusterDNS ?? ['10.96.0.10'],
+    clusterDomain: o.clusterDomain ?? 'cluster.local',
+    ...(o.nodeLabels ? { nodeLabels: o.nodeLabels } : {}),
+    ...(o.registerWithTaints ? { registerWithTaints: o.registerWithTaints } : {}),
+    kubeletPort: kubeletServer.port,
+    environment: (k) =>
+      new KubeletEnvironment({
+        client: o.client,
+        podsDir,
+        nodeIPs: () => [o.nodeIP],
+        nodeAllocatable: () => k.nodeAllocatable(),
+        clusterDNS: o.clusterDNS ?? ['10.96.0.10'],
+        clusterDomain: o.clusterDomain ?? 'cluster.local',
+        volumes,
+        podVolumes: (uid) => podVolumes.get(uid),
+        recordEvent: (pod, type, reason, message) => k.recorder.event(pod, type, reason, message),
+        runHook: (pod, container, id, handler, _kind, signal) => hookRunner.run(pod as Pod, container, id, handler, signal),
+        signal: abort.signal,
+      }),
+    hooks: () => hooks,
+  });
+  kubeletRef = kubelet;
+  await kubelet.start();
+  log.info({ node: o.nodeName, runtime: rt.endpoint, kubeletPort: kubeletServer.port }, 'agent started');
+  return {
+    kubelet,
+    runtime: rt.runtime,
+    kubeletServer,
+    runtimeEndpoint: rt.endpoint,
+    importImage: (file) => rt.importImage(file),
+    stop: async () => {
+      abort.abort(new Error('agent stopping'));
+      probes.stop();
+      await kubelet.stop();
+      await kubeletServer.close();
+      await rt.close();
+    },
+  };
+}
