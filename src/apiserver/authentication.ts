@@ -1,6 +1,7 @@
 // Puts the authenticators together for the API server (x509 client certificates, ServiceAccount
 // tokens checked against live objects, an optional static token file) and serves TokenRequest
 // (`kubectl create token`) and TokenReview with the same issuer.
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ServerPKI } from '../pki/files.js';
@@ -14,7 +15,7 @@ import {
   type BoundObject,
 } from './authn/serviceAccountToken.js';
 import { loadTokenFile } from './authn/tokenFile.js';
-import type { TokenAuthenticator } from './authn/types.js';
+import { withAuthenticatedGroup, type AuthResult, type TokenAuthenticator } from './authn/types.js';
 import { x509Authenticator } from './authn/x509.js';
 import type { Obj, ResourceRequest } from './handlers.js';
 import type { ApiServer, UserInfo } from './server.js';
@@ -27,7 +28,48 @@ export interface Authentication {
   tokenReview(body: Obj): Promise<Obj>;
 }
 
-export async function createAuthentication(opts: { pki: ServerPKI; tokenAuthFile?: string | undefined; store: Store }): Promise<Authentication> {
+/** The identity of a request that presents the node token (k3s's agent join token). */
+export const NODE_TOKEN_USER = 'system:bootstrap:k8ts-node';
+export const BOOTSTRAPPERS_GROUP = 'system:bootstrappers';
+export const NODE_TOKEN_GROUP = 'system:bootstrappers:k8ts:node-token';
+export const NODE_TOKEN_AUTHENTICATOR = 'nodetoken';
+
+/** Constant-time string equality (lengths may differ). */
+function tokensEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  if (x.length !== y.length) return false;
+  return timingSafeEqual(x, y);
+}
+
+/**
+ * Authenticates the node token (`K10<hash>::server:<secret>`, or only its secret, as k3s accepts) as
+ * user `system:bootstrap:k8ts-node` in `system:bootstrappers` and `system:bootstrappers:k8ts:node-token`:
+ * the identity that may create CertificateSigningRequests which csrapproving approves for kubelets.
+ * Other tokens get "no opinion", so the next authenticator decides.
+ */
+export function nodeTokenAuthenticator(nodeToken: { token: string; secret: string }): TokenAuthenticator {
+  return {
+    async authenticateToken(token: string): Promise<AuthResult> {
+      if (!tokensEqual(token, nodeToken.token) && !tokensEqual(token, nodeToken.secret)) return undefined;
+      return {
+        ok: true,
+        user: withAuthenticatedGroup({ name: NODE_TOKEN_USER, groups: [BOOTSTRAPPERS_GROUP, NODE_TOKEN_GROUP] }),
+        authenticator: NODE_TOKEN_AUTHENTICATOR,
+      };
+    },
+  };
+}
+
+export interface AuthenticationOptions {
+  pki: ServerPKI;
+  tokenAuthFile?: string | undefined;
+  store: Store;
+  /** The server's node token (full form and secret part) for agents joining with `--token`. */
+  nodeToken?: { token: string; secret: string } | undefined;
+}
+
+export async function createAuthentication(opts: AuthenticationOptions): Promise<Authentication> {
   const issuer = ServiceAccountTokenIssuer.fromPEM(opts.pki.serviceAccount.keyPem);
   const read = async (key: string): Promise<K8sObject | undefined> => {
     const o = await opts.store.get(key);
@@ -42,6 +84,7 @@ export async function createAuthentication(opts: { pki: ServerPKI; tokenAuthFile
   const saTokens = serviceAccountTokenAuthenticator({ publicKeysPem: opts.pki.serviceAccount.pubPem, issuers: [issuer.issuer], apiAudiences: issuer.apiAudiences, isLive });
   const tokens: TokenAuthenticator[] = [saTokens];
   if (opts.tokenAuthFile) tokens.unshift(await loadTokenFile(opts.tokenAuthFile));
+  if (opts.nodeToken?.secret) tokens.unshift(nodeTokenAuthenticator(opts.nodeToken));
   const chain = authenticationChain({
     authenticators: [x509Authenticator({ clientCAPem: opts.pki.ca.certPem }), bearerTokenAuthenticator(tokens)],
     anonymous: false,

@@ -452,7 +452,7 @@ export async function handleUpdate(req: ResourceRequest, body: Buffer, contentTy
     const updated = await reg.update(current, next, { dryRun: dryRun(req), keepDeletion: true, subresource: 'finalize' });
     return { code: 200, body: updated, warnings };
   }
-  const sub = req.subresource === 'status' ? 'status' : undefined;
+  const sub = req.subresource === 'status' || req.subresource === 'approval' ? req.subresource : undefined;
   await hooks.admit?.(req, obj, current);
   hooks.manageFields?.(req.type, current, obj, fieldManager(req));
   const updated = await reg.update(current, obj, { dryRun: dryRun(req), subresource: sub });
@@ -495,7 +495,8 @@ export async function handlePatch(req: ResourceRequest, body: Buffer, patchType:
       next.metadata.resourceVersion = current.metadata.resourceVersion;
       await hooks.admit?.(req, next, current);
       if (!isApply) hooks.manageFields?.(req.type, current, next, fieldManager(req));
-      const updated = await reg.update(current, next, { dryRun: dryRun(req), subresource: req.subresource === 'status' ? 'status' : undefined });
+      const sub = req.subresource === 'status' || req.subresource === 'approval' ? req.subresource : undefined;
+      const updated = await reg.update(current, next, { dryRun: dryRun(req), subresource: sub });
       return { code: 200, body: updated, warnings };
     } catch (err) {
       const retry = err instanceof StatusError && err.code === 409 && err.reason === 'Conflict' && attempt < GONE_RETRIES;

@@ -195,7 +195,7 @@ export class ResourceRegistry {
    * may not change (uid, creationTimestamp), bumps generation on spec changes, and keeps status
    * or spec depending on whether this is a status write. 409 if someone wrote in between.
    */
-  async update(current: K8sObject, next: K8sObject, opts: WriteOptions & { subresource?: 'status' | 'finalize'; keepDeletion?: boolean } = {}): Promise<K8sObject> {
+  async update(current: K8sObject, next: K8sObject, opts: WriteOptions & { subresource?: 'status' | 'finalize' | 'approval'; keepDeletion?: boolean } = {}): Promise<K8sObject> {
     const m = next.metadata;
     const cm = current.metadata;
     // A UID in the object is a precondition, as upstream's.
@@ -219,7 +219,8 @@ export class ResourceRegistry {
       delete m.deletionGracePeriodSeconds;
     }
     const hasStatus = this.type.subresources?.includes('status') ?? false;
-    if (opts.subresource === 'status') {
+    // A CSR's /approval is a status write too (of its conditions: the CSR strategy in csr.ts narrows it).
+    if (opts.subresource === 'status' || opts.subresource === 'approval') {
       // A status write changes status only (and metadata labels/annotations upstream keeps too).
       const keep = { ...current };
       delete keep.status;

@@ -93,7 +93,8 @@ export interface ApiServerOptions {
 
 const COMPONENT_STATUS_DEPRECATED = 'v1 ComponentStatus is deprecated in v1.19+';
 
-const NON_RESOURCE_PUBLIC = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
+// /cacerts: the cluster CA for joining agents, which pin it by the hash in their node token (as k3s).
+const NON_RESOURCE_PUBLIC = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/', '/cacerts']);
 
 export class ApiServer {
   private readonly builtin: readonly ResourceType[];
@@ -282,6 +283,8 @@ export class ApiServer {
     switch (path) {
       case '/version':
         return { code: 200, body: KUBERNETES_VERSION };
+      case '/cacerts':
+        return { code: 200, body: {}, raw: this.opts.tls.ca, contentType: 'text/plain; charset=utf-8' };
       case '/healthz':
       case '/livez':
         return this.health(url, path.slice(1), {});
@@ -440,7 +443,7 @@ export class ApiServer {
         if (!name) throw methodNotAllowed();
         if (subresource === 'scale') return { code: 200, body: await writeScale(rr, decodeBody(body, req.headers['content-type']) as Obj) };
         if (subresource && subresource !== 'status' && subresource !== 'finalize' && subresource !== 'approval') throw methodNotAllowed();
-        const reply = await handleUpdate({ ...rr, subresource: subresource === 'status' || subresource === 'finalize' ? subresource : undefined }, body, req.headers['content-type'], this.hooks);
+        const reply = await handleUpdate({ ...rr, subresource: subresource === 'status' || subresource === 'finalize' || subresource === 'approval' ? subresource : undefined }, body, req.headers['content-type'], this.hooks);
         return { ...reply, body: this.present(rr, reply.body as K8sObject, form(), false) };
       }
       case 'PATCH': {
@@ -456,7 +459,7 @@ export class ApiServer {
           const patched = await this.hooks.patch!({ ...type, group: 'autoscaling', version: 'v1', kind: 'Scale', plural: 'scale' }, current as K8sObject, body, ct as PatchType, rr);
           return { code: 200, body: await writeScale(rr, patched) };
         }
-        if (subresource && subresource !== 'status') throw methodNotAllowed();
+        if (subresource && subresource !== 'status' && subresource !== 'approval') throw methodNotAllowed();
         const reply = await handlePatch(rr, body, ct as PatchType, this.hooks);
         return { ...reply, body: this.present(rr, reply.body as K8sObject, form(), false) };
       }

@@ -37,6 +37,8 @@ const PATH_SEGMENT_NAMED = new Set([
   'rbac.authorization.k8s.io/ClusterRoleBinding',
   '/Event',
   'events.k8s.io/Event',
+  // Upstream's ValidateCertificateRequestName accepts any name (kubelets use `node-csr-<base64url>`).
+  'certificates.k8s.io/CertificateSigningRequest',
   '/Node',
 ]);
 

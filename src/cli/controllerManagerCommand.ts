@@ -14,6 +14,9 @@ export interface ControllerManagerCommandOptions {
   securePort: number;
   bindAddress: string;
   rootCaFile?: string;
+  clusterSigningCertFile?: string;
+  clusterSigningKeyFile?: string;
+  clusterSigningDuration: number;
   clusterCidr: string;
   allocateNodeCidrs: boolean;
   nodeCidrMaskSize: number;
@@ -63,7 +66,21 @@ export async function runControllerManagerCommand(opts: ControllerManagerCommand
     concurrentDaemonSetSyncs: opts.concurrentDaemonsetSyncs,
     concurrentCronJobSyncs: opts.concurrentCronJobSyncs,
     ...(opts.rootCaFile ? { rootCAPem: await readFile(opts.rootCaFile, 'utf8') } : {}),
+    clusterSigningDurationMs: opts.clusterSigningDuration,
   };
+  if (!!opts.clusterSigningCertFile !== !!opts.clusterSigningKeyFile) {
+    process.stderr.write('Error: --cluster-signing-cert-file and --cluster-signing-key-file go together\n');
+    process.exit(1);
+  }
+  if (opts.clusterSigningCertFile && opts.clusterSigningKeyFile) {
+    const { loadCA } = await import('../pki/ca.js');
+    try {
+      options.signingCA = await loadCA(await readFile(opts.clusterSigningCertFile, 'utf8'), await readFile(opts.clusterSigningKeyFile, 'utf8'));
+    } catch (err) {
+      process.stderr.write(`Error: --cluster-signing-cert-file/--cluster-signing-key-file: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
   const config = await loadKubeconfigConfig(opts.kubeconfig ? { path: opts.kubeconfig } : {});
   if (!options.rootCAPem && config.caPem) options.rootCAPem = config.caPem;
   const client = new RestClient(config, { component: 'kube-controller-manager', qps: opts.kubeApiQps, burst: opts.kubeApiBurst });

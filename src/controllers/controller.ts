@@ -7,6 +7,7 @@ import type { SharedInformerFactory } from '../client/informerFactory.js';
 import type { RestClient } from '../client/restClient.js';
 import { RateLimitingQueue } from '../client/workqueue.js';
 import type { Logger } from '../util/log.js';
+import type { CertificateAuthority } from '../pki/ca.js';
 
 /** What the controller manager hands every controller. */
 export interface ControllerContext {
@@ -46,6 +47,10 @@ export interface ControllerManagerOptions {
   terminatedPodGCThreshold: number;
   /** The cluster's root CA (PEM), published as kube-root-ca.crt in every namespace. */
   rootCAPem?: string | undefined;
+  /** The CA csrsigning signs with (upstream --cluster-signing-cert-file/--cluster-signing-key-file); absent = no signing. */
+  signingCA?: CertificateAuthority | undefined;
+  /** Longest certificate csrsigning issues, ms (upstream --cluster-signing-duration, default 1 year). */
+  clusterSigningDurationMs: number;
 }
 
 export const DEFAULT_OPTIONS: ControllerManagerOptions = {
@@ -71,6 +76,7 @@ export const DEFAULT_OPTIONS: ControllerManagerOptions = {
   nodeCIDRMaskSize: 24,
   allocateNodeCIDRs: true,
   terminatedPodGCThreshold: 12500,
+  clusterSigningDurationMs: 365 * 24 * 3600 * 1000,
 };
 
 /** A running controller: its name (as in `--controllers`) and its loop. */

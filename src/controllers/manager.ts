@@ -30,6 +30,9 @@ import { newTTLAfterFinishedController } from './ttlafterfinished/ttlAfterFinish
 import { newDeploymentController } from './deployment/deploymentController.js';
 import { REPLICATION_CONTROLLER_KIND, newReplicaSetController } from './replicaset/replicaSetController.js';
 import { newStatefulSetController } from './statefulset/statefulSetController.js';
+import { CSR_APPROVING_CONTROLLER, newCSRApprovingController } from './certificates/approver.js';
+import { CSR_CLEANER_CONTROLLER, newCSRCleanerController } from './certificates/cleaner.js';
+import { CSR_SIGNING_CONTROLLER, newCSRSigningController } from './certificates/signer.js';
 
 const log = logger('controller-manager');
 
@@ -56,6 +59,9 @@ export const CONTROLLERS: ReadonlyArray<{ name: string; alias: string; create: C
   { name: 'taint-eviction-controller', alias: 'taint-eviction-controller', create: (ctx) => newTaintEvictionController(ctx) },
   { name: 'node-ipam-controller', alias: 'nodeipam', create: (ctx) => newNodeIpamController(ctx) },
   { name: 'disruption-controller', alias: 'disruption', create: (ctx) => newDisruptionController(ctx) },
+  { name: CSR_APPROVING_CONTROLLER, alias: 'csrapproving', create: (ctx) => newCSRApprovingController(ctx) },
+  { name: CSR_SIGNING_CONTROLLER, alias: 'csrsigning', create: (ctx) => newCSRSigningController(ctx) },
+  { name: CSR_CLEANER_CONTROLLER, alias: 'csrcleaner', create: (ctx) => newCSRCleanerController(ctx) },
 ];
 
 /**

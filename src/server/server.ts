@@ -18,6 +18,8 @@ import { bootstrapSystemObjects } from '../apiserver/bootstrap.js';
 import { apiServerHooks } from '../apiserver/hooks.js';
 import { CustomResourceDefinitions } from '../apiserver/crds.js';
 import { createAuthentication } from '../apiserver/authentication.js';
+import { certificateSigningRequestStrategy, certificateSubjectRestriction } from '../apiserver/csr.js';
+import { ensureNodeToken } from './nodeToken.js';
 
 const log = logger('server');
 
@@ -85,7 +87,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
   });
   // Health of in-process components, for `kubectl get componentstatuses`.
   const componentHealth: Record<string, (() => boolean) | undefined> = {};
-  const authn = await createAuthentication({ pki, tokenAuthFile: opts.tokenAuthFile, store });
+  // The node token agents join with (`k8ts agent --token`), kept across restarts like k3s's.
+  const nodeToken = await ensureNodeToken(opts.dataDir, pki.ca.certPem);
+  const authn = await createAuthentication({ pki, tokenAuthFile: opts.tokenAuthFile, store, nodeToken });
   let api: ApiServer;
   const registryFor = (group: string, plural: string) => api.registryFor(group, plural);
   const hooks = apiServerHooks(() => api);
@@ -95,7 +99,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     authenticate: (req: IncomingMessage): Promise<UserInfo | undefined> => authn.authenticate(req, req.socket as TLSSocket),
     hooks: {
       ...hooks,
-      admit: admissionChain([serviceAccountAdmission, defaultTolerationSecondsAdmission, priorityAdmission(registryFor), limitRangerAdmission(registryFor)]),
+      admit: admissionChain([
+        serviceAccountAdmission,
+        defaultTolerationSecondsAdmission,
+        priorityAdmission(registryFor),
+        limitRangerAdmission(registryFor),
+        certificateSigningRequestStrategy,
+        certificateSubjectRestriction,
+      ]),
     },
     extra: {
       tokenRequest: (req, body) => authn.tokenRequest(req, body, api),
@@ -163,12 +174,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     const { startControllerManager } = await import('../controllers/manager.js');
     controllerManager = await startControllerManager({
       client: await componentClient('system:kube-controller-manager', 'kube-controller-manager'),
-      options: { rootCAPem: pki.ca.certPem, ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) },
+      options: { rootCAPem: pki.ca.certPem, signingCA: pki.ca, ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) },
       leaderElect: false,
     });
   }
   componentHealth['controller-manager'] = controllerManager ? () => controllerManager.ready() : undefined;
-  log.info({ url, kubeconfig, ms: Math.round(performance.now() - t0) }, 'k8ts server is ready');
+  log.info({ url, kubeconfig, nodeTokenFile: nodeToken.paths[0], ms: Math.round(performance.now() - t0) }, 'k8ts server is ready');
   return {
     kubeconfig,
     url,
