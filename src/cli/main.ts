@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { defaultDataDir } from './paths.js';
 import type { ServerCommandOptions } from './serverCommand.js';
+import { addNodeFlags } from './agentCommand.js';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8ts')
@@ -9,7 +10,7 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError()
     .enablePositionalOptions();
 
-  program
+  const serverCmd = program
     .command('server')
     .description('start a single-node k8ts server: datastore, API server, scheduler and controller manager (the agent joins as it lands)')
     .option('--data-dir <dir>', 'state directory', defaultDataDir())
@@ -33,6 +34,27 @@ export async function main(argv: string[]): Promise<void> {
       const { runServerCommand } = await import('./serverCommand.js');
       await runServerCommand(opts);
     });
+  addNodeFlags(serverCmd);
+
+  addNodeFlags(
+    program
+      .command('agent')
+      .description('run a node (kubelet) that joins a k8ts server, like k3s agent; or --simulated nodes, like kwok')
+      .option('--server <url>', 'the server to join, https://HOST:PORT')
+      .option('--token <token>', "the server's node token (<server data-dir>/server/node-token)")
+      .option('--token-file <file>', 'read the token from this file')
+      .option('--ca-file <file>', 'the cluster CA, when the token carries no CA hash')
+      .option('--data-dir <dir>', 'state directory of this node', defaultDataDir())
+      .option('--kubeconfig <file>', 'with --simulated: a kubeconfig to register the nodes with')
+      .option('--simulated', 'register simulated nodes that run no containers (like kwok)', false)
+      .option('--nodes <n>', 'with --simulated: how many nodes', (v: string) => Number.parseInt(v, 10), 1),
+  ).action(async (opts: import('./agentCommand.js').AgentCommandOptions) => {
+    const { runAgentCommand } = await import('./agentCommand.js');
+    await runAgentCommand(opts);
+  });
+
+  const { registerImagesCommand } = await import('./imagesCommand.js');
+  registerImagesCommand(program);
 
   program
     .command('scheduler')

@@ -1,8 +1,9 @@
 // `k8ts server` from the command line: starts everything, prints where the kubeconfig is,
 // and shuts down cleanly on SIGINT/SIGTERM.
 import { startServer } from '../server/server.js';
+import { agentOptionsFrom, type NodeFlags } from './agentCommand.js';
 
-export interface ServerCommandOptions {
+export interface ServerCommandOptions extends NodeFlags {
   dataDir: string;
   httpsListenPort: number;
   bindAddress: string;
@@ -25,7 +26,7 @@ export interface ServerCommandOptions {
 export async function runServerCommand(opts: ServerCommandOptions): Promise<void> {
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer({ ...opts, tlsSan: opts.tlsSan, compactionIntervalMs: opts.etcdCompactionInterval, clusterCIDR: opts.clusterCidr });
+    server = await startServer({ ...opts, tlsSan: opts.tlsSan, compactionIntervalMs: opts.etcdCompactionInterval, clusterCIDR: opts.clusterCidr, agent: agentOptionsFrom(opts) });
   } catch (err) {
     process.stderr.write(`k8ts server: ${(err as Error).message}\n`);
     process.exit(1);
@@ -43,6 +44,8 @@ export async function runServerCommand(opts: ServerCommandOptions): Promise<void
     `k8ts server is running at ${server.url}\n` +
       `kubeconfig: ${server.kubeconfig}\n` +
       `  export KUBECONFIG=${server.kubeconfig}\n` +
+      `node token (for k8ts agent --token): ${server.nodeToken}\n` +
+      (server.agent ? `node ${server.agent.kubelet.nodeName} runs containers with ${server.agent.runtimeEndpoint}\n` : '') +
       (etcd ? `etcd v3 endpoint of the datastore: ${etcd.url}\n` : ''),
   );
   await new Promise<void>((resolve) => {

@@ -227,6 +227,9 @@ export class Kubelet {
       name: 'kubelet-pods',
       transform: (p) => {
         if (p.metadata?.managedFields) delete (p.metadata as { managedFields?: unknown }).managedFields;
+        // List items carry no TypeMeta; events and owner references need it.
+        (p as { kind?: string }).kind = 'Pod';
+        (p as { apiVersion?: string }).apiVersion = 'v1';
         return p;
       },
     });

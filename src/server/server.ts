@@ -43,6 +43,8 @@ export interface ServerOptions {
   disableControllerManager?: boolean | undefined;
   /** Pod network range; nodes get podCIDRs from it. */
   clusterCIDR?: string | undefined;
+  /** The node agent (kubelet) of this server; see AgentOptions. */
+  agent?: Partial<Omit<import('./agent.js').AgentOptions, 'client' | 'dataDir' | 'clientCAPem' | 'servingCA'>> | undefined;
   /** Like kube-apiserver's --etcd-compaction-interval: history older than this is compacted this often; 0 = never. */
   compactionIntervalMs?: number | undefined;
 }
@@ -50,6 +52,9 @@ export interface ServerOptions {
 export interface RunningK8tsServer {
   kubeconfig: string;
   url: string;
+  /** Where the node token for `k8ts agent --token` is. */
+  nodeToken: string;
+  agent?: import('./agent.js').RunningAgent;
   /** The datastore engine, for serving it over etcd's API. */
   kv: KV;
   close(): Promise<void>;
@@ -156,10 +161,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
   });
   // The control-plane components are API clients over loopback HTTPS, each with its own identity,
   // exactly as if they ran in their own processes (architecture rule 1).
-  const componentClient = async (user: string, component: string) => {
+  const componentClient = async (user: string, component: string, groups: string[] = []) => {
     const { issueClientCertificate } = await import('../pki/ca.js');
     const { RestClient } = await import('../client/restClient.js');
-    const cert = await issueClientCertificate(pki.ca, { user });
+    const cert = await issueClientCertificate(pki.ca, { user, groups });
     return new RestClient({ server: url, caPem: pki.ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem }, { component, qps: -1 });
   };
   let scheduler: { ready(): boolean; stop(): Promise<void> } | undefined;
@@ -179,12 +184,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     });
   }
   componentHealth['controller-manager'] = controllerManager ? () => controllerManager.ready() : undefined;
+  let agent: import('./agent.js').RunningAgent | undefined;
+  if (!opts.disableAgent) {
+    const { startAgent } = await import('./agent.js');
+    const nodeName = (opts.agent?.nodeName ?? hostname()).toLowerCase();
+    agent = await startAgent({
+      controlPlane: true,
+      nodeIP: advertise,
+      ...opts.agent,
+      nodeName,
+      client: await componentClient(`system:node:${nodeName}`, 'kubelet', ['system:nodes']),
+      dataDir: opts.dataDir,
+      clientCAPem: pki.ca.certPem,
+      servingCA: pki.ca,
+    });
+  }
   log.info({ url, kubeconfig, nodeTokenFile: nodeToken.paths[0], ms: Math.round(performance.now() - t0) }, 'k8ts server is ready');
   return {
     kubeconfig,
     url,
     kv: store.kv,
+    nodeToken: nodeToken.paths[0]!,
+    ...(agent ? { agent } : {}),
     close: async () => {
+      await agent?.stop();
       await scheduler?.stop();
       await controllerManager?.stop();
       crds.stop();
