@@ -22,7 +22,8 @@ import { realClock, sleep, type Clock } from '../../client/clock.js';
 import type { RestClient } from '../../client/restClient.js';
 import { quantityValue } from '../../api/quantity.js';
 import { logger } from '../../util/log.js';
-import { writeAtomically, type Payload } from './atomicWriter.js';
+import { writeAtomically, type Payload, type WriteOptions } from './atomicWriter.js';
+import { setVolumeOwnership } from './ownership.js';
 import { checkHostPathType } from './hostPath.js';
 import { bindMount, mountPointsUnder, mountTmpfs, unmountAll } from './mounts.js';
 import { aggregateMessage, configMapPayload, DEFAULT_MODE, downwardAPIPayload, secretPayload, type NodeAllocatable } from './payload.js';
@@ -30,6 +31,9 @@ import { ServiceAccountTokenManager } from './tokenManager.js';
 import { VolumeError, type PodVolume, type PodVolumes } from './types.js';
 
 const log = logger('volume-manager');
+
+const ANN_PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';
+const LOCAL_PATH_PROVISIONER = 'rancher.io/local-path';
 
 /** Upstream plugin names and the directory names they get under a pod's `volumes/` (`/` → `~`). */
 export const PLUGINS = {
@@ -209,6 +213,8 @@ export class VolumeManager {
       if (medium === 'Memory') await this.tmpfsDir(ctx, dir, vol.emptyDir.sizeLimit);
       else if (medium === '') await makeDir(dir, 0o777);
       else throw new Error(`unsupported medium: ${medium}`);
+      // Ownership once per volume and process: emptyDirs can be large, and only the pod writes them.
+      if (!this.pods.get(uid)?.volumes.has(vol.name)) await setVolumeOwnership(dir, ctx.fsGroup, false, ctx.fsGroupChangePolicy);
       return { hostPath: dir, readOnly: false, plugin: PLUGINS.emptyDir };
     }
     if (vol.configMap) {
@@ -217,7 +223,7 @@ export class VolumeManager {
       const cm = (await ctx.configMap(src.name ?? '', optional)) ?? {};
       const dir = this.volumeDir(uid, PLUGINS.configMap, vol.name);
       await makeDir(dir, 0o777);
-      await writeAtomically(dir, configMapPayload(src.items, cm, src.defaultMode ?? DEFAULT_MODE, optional));
+      await writeAtomically(dir, configMapPayload(src.items, cm, src.defaultMode ?? DEFAULT_MODE, optional), ctx.ownership(dir));
       return { hostPath: dir, readOnly: true, plugin: PLUGINS.configMap };
     }
     if (vol.secret) {
@@ -226,7 +232,7 @@ export class VolumeManager {
       const secret = (await ctx.secret(src.secretName ?? '', optional)) ?? {};
       const dir = this.volumeDir(uid, PLUGINS.secret, vol.name);
       await this.apiDataDir(ctx, dir);
-      await writeAtomically(dir, secretPayload(src.items, secret, src.defaultMode ?? DEFAULT_MODE, optional));
+      await writeAtomically(dir, secretPayload(src.items, secret, src.defaultMode ?? DEFAULT_MODE, optional), ctx.ownership(dir));
       return { hostPath: dir, readOnly: true, plugin: PLUGINS.secret };
     }
     if (vol.downwardAPI) {
@@ -235,14 +241,14 @@ export class VolumeManager {
       if (errors.length) throw new Error(aggregateMessage(errors));
       const dir = this.volumeDir(uid, PLUGINS.downwardAPI, vol.name);
       await this.apiDataDir(ctx, dir);
-      await writeAtomically(dir, payload);
+      await writeAtomically(dir, payload, ctx.ownership(dir));
       return { hostPath: dir, readOnly: true, plugin: PLUGINS.downwardAPI };
     }
     if (vol.projected) {
       const payload = await this.projectedPayload(ctx, vol.projected);
       const dir = this.volumeDir(uid, PLUGINS.projected, vol.name);
       await this.apiDataDir(ctx, dir);
-      await writeAtomically(dir, payload);
+      await writeAtomically(dir, payload, ctx.ownership(dir));
       return { hostPath: dir, readOnly: true, plugin: PLUGINS.projected };
     }
     if (vol.persistentVolumeClaim) return this.setUpClaim(ctx, vol);
@@ -281,8 +287,8 @@ export class VolumeManager {
             },
             ctx.signal,
           );
-          // fsGroup/fsUser ownership is not applied here, so the mode stays defaultMode as upstream without them.
-          payload.set(tp.path, { data: Buffer.from(tr.status!.token, 'utf8'), mode: defaultMode });
+          // With an fsGroup the token is 0600 and ownership makes it 0640, as upstream.
+          payload.set(tp.path, { data: Buffer.from(tr.status!.token, 'utf8'), mode: ctx.fsGroup === undefined ? defaultMode : 0o600 });
         }
         // clusterTrustBundle sources (beta, off by default in 1.32) are not supported.
       } catch (err) {
@@ -321,6 +327,7 @@ export class VolumeManager {
     const readOnly = vol.persistentVolumeClaim!.readOnly === true;
     try {
       if (pv.spec?.hostPath) {
+        if (pv.metadata?.annotations?.[ANN_PROVISIONED_BY] === LOCAL_PATH_PROVISIONER) await makeLocalPathDir(pv.spec.hostPath.path);
         await checkHostPathType(pv.spec.hostPath.path, pv.spec.hostPath.type);
         return { hostPath: pv.spec.hostPath.path, readOnly, plugin: PLUGINS.hostPath };
       }
@@ -394,6 +401,20 @@ class SetUpContext {
     readonly signal: AbortSignal | undefined,
   ) {}
 
+  get fsGroup(): number | undefined {
+    return this.pod.spec?.securityContext?.fsGroup;
+  }
+
+  get fsGroupChangePolicy(): string | undefined {
+    return this.pod.spec?.securityContext?.fsGroupChangePolicy;
+  }
+
+  /** The atomic writer's hook applying fsGroup ownership (read-only masks) to an API-data volume. */
+  ownership(dir: string): WriteOptions {
+    const fsGroup = this.fsGroup;
+    return fsGroup === undefined ? {} : { beforeSwap: () => setVolumeOwnership(dir, fsGroup, true) };
+  }
+
   call(): { signal?: AbortSignal } {
     return this.signal ? { signal: this.signal } : {};
   }
@@ -436,4 +457,18 @@ async function makeDir(dir: string, mode: number): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode });
   const st = await fs.stat(dir);
   if ((st.mode & 0o7777) !== mode) await fs.chmod(dir, mode);
+}
+
+/**
+ * rancher's local-path provisioner creates a volume's directory with `mkdir -m 0777` in a helper
+ * pod on the node; k8ts's kubelet does that step, so non-root pods can write their claim.
+ */
+async function makeLocalPathDir(path: string): Promise<void> {
+  const exists = await fs.stat(path).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return;
+  await fs.mkdir(path, { recursive: true, mode: 0o777 });
+  await fs.chmod(path, 0o777);
 }
