@@ -136,6 +136,20 @@ export class VolumeManager {
     });
   }
 
+  /**
+   * UIDs of pods with a volumes directory on disk that are not in `active`: after a kubelet restart,
+   * the pods whose volumes still need tearDownPod (upstream cleanupOrphanedPodDirs).
+   */
+  async orphanedPodUids(active: ReadonlySet<string>): Promise<string[]> {
+    const uids = await fs.readdir(this.opts.podsDir).catch(() => [] as string[]);
+    const out: string[] = [];
+    for (const uid of uids) {
+      if (active.has(uid)) continue;
+      if (await fs.stat(this.podVolumesDir(uid)).then(() => true, () => false)) out.push(uid);
+    }
+    return out;
+  }
+
   /** Every pod set up and not torn down, with its latest spec. */
   trackedPods(): Readonly<Pod>[] {
     return [...this.pods.values()].map((t) => t.pod);
@@ -251,7 +265,9 @@ export class VolumeManager {
       await writeAtomically(dir, payload, ctx.ownership(dir));
       return { hostPath: dir, readOnly: true, plugin: PLUGINS.projected };
     }
-    if (vol.persistentVolumeClaim) return this.setUpClaim(ctx, vol);
+    if (vol.persistentVolumeClaim) return this.setUpClaim(ctx, vol, vol.persistentVolumeClaim.claimName, vol.persistentVolumeClaim.readOnly === true, false);
+    // A generic ephemeral volume is the claim `<pod>-<volume>`, which must be owned by the pod.
+    if (vol.ephemeral) return this.setUpClaim(ctx, vol, `${ctx.pod.metadata?.name ?? ''}-${vol.name}`, false, true);
     throw new Error(`volume "${vol.name}" uses a volume type this kubelet does not support`);
   }
 
@@ -301,9 +317,8 @@ export class VolumeManager {
   }
 
   /** A PVC volume: the bound PV's hostPath or local path (upstream's DSWP checks and messages). */
-  private async setUpClaim(ctx: SetUpContext, vol: Volume): Promise<PodVolume> {
+  private async setUpClaim(ctx: SetUpContext, vol: Volume, claimName: string, readOnly: boolean, ephemeral: boolean): Promise<PodVolume> {
     const ns = ctx.pod.metadata?.namespace ?? 'default';
-    const claimName = vol.persistentVolumeClaim!.claimName;
     const fail = (msg: string) => new VolumeError(vol.name, `error processing PVC ${ns}/${claimName}: ${msg}`);
     let pvc: PersistentVolumeClaim;
     try {
@@ -311,6 +326,9 @@ export class VolumeManager {
     } catch (err) {
       if (ctx.signal?.aborted) throw err;
       throw fail(`failed to fetch PVC from API server: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (ephemeral && !(pvc.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.uid === ctx.pod.metadata?.uid)) {
+      throw fail(`PVC ${ns}/${claimName} was not created for pod ${ns}/${ctx.pod.metadata?.name ?? ''} (pod is not owner)`);
     }
     if (pvc.metadata?.deletionTimestamp) throw new VolumeError(vol.name, `can't start pod because PVC ${ns}/${claimName} is being deleted`);
     const pvName = pvc.spec?.volumeName;
@@ -324,7 +342,6 @@ export class VolumeManager {
     }
     const ref = pv.spec?.claimRef;
     if (!ref || ref.uid !== pvc.metadata?.uid) throw fail(`found PV object ${pvName} but it has a ClaimRef that is not bound to the PVC`);
-    const readOnly = vol.persistentVolumeClaim!.readOnly === true;
     try {
       if (pv.spec?.hostPath) {
         if (pv.metadata?.annotations?.[ANN_PROVISIONED_BY] === LOCAL_PATH_PROVISIONER) await makeLocalPathDir(pv.spec.hostPath.path);

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Event, Node, PersistentVolume, PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
 import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import { newLocalPathProvisioner } from '../../../../src/controllers/localpathprovisioner/provisioner.js';
+import { newEphemeralVolumeController } from '../../../../src/controllers/persistentvolume/ephemeralController.js';
 import { newPersistentVolumeController } from '../../../../src/controllers/persistentvolume/pvController.js';
 import { VolumeManager } from '../../../../src/kubelet/volumes/manager.js';
 import { controllerHarness, type Harness } from '../../../support/controllerHarness.js';
@@ -41,7 +42,7 @@ describe('local-path provisioner and PV binder', { timeout: 120_000 }, () => {
     s = await startK8tsServer(['--disable-agent']);
     h = await controllerHarness(s.kubeconfig);
     await h.client.resource<Node>('', 'v1', 'nodes').create(nodeObject('n1'));
-    h.run(newPersistentVolumeController(h.ctx, { syncPeriodMs: 2000 }), newLocalPathProvisioner(h.ctx, { storageRoot: storage.path, localNodeName: 'n1' }));
+    h.run(newPersistentVolumeController(h.ctx, { syncPeriodMs: 2000 }), newEphemeralVolumeController(h.ctx), newLocalPathProvisioner(h.ctx, { storageRoot: storage.path, localNodeName: 'n1' }));
   });
   after(async () => {
     await h.stop();
@@ -107,6 +108,32 @@ describe('local-path provisioner and PV binder', { timeout: 120_000 }, () => {
     await pvcs().delete('default', 'data');
     await waitFor('PV deleted after release', async () => pvs().get(undefined, pvName).then(() => undefined, () => true));
     assert.equal(existsSync(dir), false, 'reclaim policy Delete removed the directory on this node');
+  });
+
+  it('a generic ephemeral volume gets a pod-owned claim, provisioned and bound like any other', async () => {
+    const pod = await pods().create({
+      metadata: { name: 'eph', namespace: 'default' },
+      spec: {
+        automountServiceAccountToken: false,
+        containers: [{ name: 'c', image: 'busybox' }],
+        volumes: [{ name: 'scratch', ephemeral: { volumeClaimTemplate: { metadata: { labels: { kind: 'scratch' } }, spec: { storageClassName: 'local-path', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '64Mi' } } } } } }],
+      },
+    });
+    const claim = await waitFor('ephemeral claim Bound', claimWhere('eph-scratch', (c) => c.status?.phase === 'Bound'), 60_000);
+    assert.deepEqual(claim.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]), [['Pod', 'eph', pod.metadata!.uid, true]]);
+    assert.equal(claim.metadata?.labels?.kind, 'scratch');
+    const scheduled = await waitFor('pod scheduled', async () => {
+      const p = await pods().get('default', 'eph');
+      return p.spec?.nodeName ? p : undefined;
+    });
+    const kubelet = new VolumeManager({ client: h.client, nodeName: 'n1', podsDir: podsDir.path });
+    const volumes = await kubelet.setUpPod(scheduled);
+    assert.equal(volumes.get('scratch')?.hostPath, join(storage.path, `${claim.spec!.volumeName!}_default_eph-scratch`));
+    assert.equal(statSync(volumes.get('scratch')!.hostPath).mode & 0o777, 0o777);
+    const impostor: Pod = { ...scheduled, metadata: { ...scheduled.metadata, uid: 'someone-else' } };
+    await assert.rejects(kubelet.setUpPod(impostor), { message: 'error processing PVC default/eph-scratch: PVC default/eph-scratch was not created for pod default/eph (pod is not owner)' });
+    await kubelet.tearDownPod(scheduled.metadata!.uid!);
+    await kubelet.tearDownPod('someone-else');
   });
 
   it('a pod on a claim that is not bound yet fails setup with upstream\'s message', async () => {
