@@ -25,7 +25,7 @@ import { logger } from '../../util/log.js';
 import { writeAtomically, type Payload, type WriteOptions } from './atomicWriter.js';
 import { setVolumeOwnership } from './ownership.js';
 import { checkHostPathType } from './hostPath.js';
-import { bindMount, mountPointsUnder, mountTmpfs, unmountAll } from './mounts.js';
+import { bindMount, isMountPoint, mountPointsUnder, mountTmpfs, unmountAll } from './mounts.js';
 import { aggregateMessage, configMapPayload, DEFAULT_MODE, downwardAPIPayload, secretPayload, type NodeAllocatable } from './payload.js';
 import { ServiceAccountTokenManager } from './tokenManager.js';
 import { VolumeError, type PodVolume, type PodVolumes } from './types.js';
@@ -353,7 +353,7 @@ export class VolumeManager {
         const dir = this.volumeDir(podUid(ctx.pod), PLUGINS.local, pvName);
         const st = await fs.stat(pv.spec.local.path).catch(() => undefined);
         if (!st) throw new Error(`mount failed: path "${pv.spec.local.path}" does not exist`);
-        if (!(await mountPointsUnder(dir)).includes(dir)) {
+        if (!(await isMountPoint(dir))) {
           await makeDir(dir, 0o750);
           await bindMount(pv.spec.local.path, dir, ctx.signal);
         }

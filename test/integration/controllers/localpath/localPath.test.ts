@@ -1,7 +1,7 @@
 // The local-path provisioner and the PV binder against a real k8ts server whose scheduler places
 // the pod (VolumeBinding sets selected-node), with the kubelet's VolumeManager setting up the claim.
 import assert from 'node:assert/strict';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Event, Node, PersistentVolume, PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
@@ -10,6 +10,7 @@ import { newLocalPathProvisioner } from '../../../../src/controllers/localpathpr
 import { newEphemeralVolumeController } from '../../../../src/controllers/persistentvolume/ephemeralController.js';
 import { newPersistentVolumeController } from '../../../../src/controllers/persistentvolume/pvController.js';
 import { VolumeManager } from '../../../../src/kubelet/volumes/manager.js';
+import { isMountPoint, mountPointsUnder } from '../../../../src/kubelet/volumes/mounts.js';
 import { controllerHarness, type Harness } from '../../../support/controllerHarness.js';
 import { nodeObject } from '../../../support/fakeKubelet.js';
 import { startK8tsServer, type RunningServer } from '../../../support/k8tsServer.js';
@@ -144,6 +145,37 @@ describe('local-path provisioner and PV binder', { timeout: 120_000 }, () => {
     const missing: Pod = { ...pod, spec: { ...pod.spec!, volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'ghost' } }] } };
     await assert.rejects(kubelet.setUpPod(missing), { name: 'VolumeError', message: 'error processing PVC default/ghost: failed to fetch PVC from API server: persistentvolumeclaims "ghost" not found' });
     await kubelet.tearDownPod('uid-w');
+  });
+
+  it('a local PV is bind-mounted into the pod volume dir and unmounted on teardown, its data kept', async () => {
+    const path = join(staticDir.path, 'local-disk');
+    mkdirSync(path);
+    writeFileSync(join(path, 'keep'), 'x');
+    await pvs().create({
+      metadata: { name: 'local-pv' },
+      spec: {
+        storageClassName: 'local-storage',
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: 'Retain',
+        local: { path },
+        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['n1'] }] }] } },
+      },
+    });
+    await pvcs().create({ metadata: { name: 'local-claim', namespace: 'default' }, spec: { storageClassName: 'local-storage', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
+    await waitFor('local claim Bound', claimWhere('local-claim', (c) => c.status?.phase === 'Bound' && c.spec?.volumeName === 'local-pv'));
+    const kubelet = new VolumeManager({ client: h.client, nodeName: 'n1', podsDir: podsDir.path });
+    const pod: Pod = { metadata: { name: 'lp', namespace: 'default', uid: 'uid-lp' }, spec: { containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'local-claim', readOnly: true } }] } };
+    const volumes = await kubelet.setUpPod(pod);
+    const dir = join(podsDir.path, 'uid-lp', 'volumes', 'kubernetes.io~local-volume', 'local-pv');
+    assert.deepEqual(volumes.get('d'), { hostPath: dir, readOnly: true, plugin: 'kubernetes.io/local-volume' });
+    assert.equal(await isMountPoint(dir), true);
+    assert.equal(readFileSync(join(dir, 'keep'), 'utf8'), 'x');
+    await kubelet.setUpPod(pod); // idempotent: no second mount
+    assert.equal((await mountPointsUnder(dir)).length, 1);
+    await kubelet.tearDownPod('uid-lp');
+    assert.equal(await isMountPoint(dir), false);
+    assert.equal(readFileSync(join(path, 'keep'), 'utf8'), 'x', 'PV data survives teardown');
   });
 
   it('binds a claim to a matching pre-provisioned PV (smallest that fits) and releases it, retained, when the claim goes', async () => {
