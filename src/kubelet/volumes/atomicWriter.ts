@@ -72,10 +72,20 @@ export interface WriteResult {
 
 /**
  * Projects `payload` into `targetDir` atomically (the directory must exist). Skips the write when
- * every file already has the same bytes and mode; removes user-visible names no longer in the
+ * the same files already hold the same bytes; removes user-visible names no longer in the
  * payload. Never follows user-visible symlinks out of `targetDir`.
  */
-export async function writeAtomically(targetDir: string, raw: ReadonlyMap<string, FileProjection>, now = new Date()): Promise<WriteResult> {
+export interface WriteOptions {
+  now?: Date;
+  /**
+   * Runs after a new timestamped directory is written and before it is swapped in (upstream's
+   * setPerms hook: fsGroup ownership), so readers never see files without their final permissions.
+   */
+  beforeSwap?(tsDir: string): Promise<void>;
+}
+
+export async function writeAtomically(targetDir: string, raw: ReadonlyMap<string, FileProjection>, opts: WriteOptions = {}): Promise<WriteResult> {
+  const now = opts.now ?? new Date();
   const payload = cleanPayload(raw);
   const dataLink = join(targetDir, DATA_DIR_NAME);
   const oldTsName = await readLinkOrUndefined(dataLink);
@@ -96,6 +106,7 @@ export async function writeAtomically(targetDir: string, raw: ReadonlyMap<string
       await fs.writeFile(full, content.data, { mode: content.mode });
       await fs.chmod(full, content.mode); // the umask must not change what the user asked for
     }
+    await opts.beforeSwap?.(tsDir);
     const tmpLink = join(targetDir, NEW_DATA_DIR_NAME);
     await fs.rm(tmpLink, { force: true });
     await fs.symlink(tsName, tmpLink);
@@ -146,7 +157,9 @@ async function sameContents(tsDir: string, payload: Payload): Promise<boolean> {
     if (!onDisk.has(p)) return false;
     const full = join(tsDir, p);
     const st = await fs.lstat(full).catch(() => undefined);
-    if (!st?.isFile() || (st.mode & 0o7777) !== (content.mode & 0o7777)) return false;
+    // Bytes only, as upstream's shouldWriteFile: modes are fixed by the (immutable) pod spec, and
+    // fsGroup ownership legitimately adds bits on disk.
+    if (!st?.isFile()) return false;
     const bytes = await fs.readFile(full);
     if (!bytes.equals(content.data)) return false;
   }

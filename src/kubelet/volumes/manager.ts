@@ -22,14 +22,18 @@ import { realClock, sleep, type Clock } from '../../client/clock.js';
 import type { RestClient } from '../../client/restClient.js';
 import { quantityValue } from '../../api/quantity.js';
 import { logger } from '../../util/log.js';
-import { writeAtomically, type Payload } from './atomicWriter.js';
+import { writeAtomically, type Payload, type WriteOptions } from './atomicWriter.js';
+import { setVolumeOwnership } from './ownership.js';
 import { checkHostPathType } from './hostPath.js';
-import { bindMount, mountPointsUnder, mountTmpfs, unmountAll } from './mounts.js';
+import { bindMount, isMountPoint, mountPointsUnder, mountTmpfs, unmountAll } from './mounts.js';
 import { aggregateMessage, configMapPayload, DEFAULT_MODE, downwardAPIPayload, secretPayload, type NodeAllocatable } from './payload.js';
 import { ServiceAccountTokenManager } from './tokenManager.js';
 import { VolumeError, type PodVolume, type PodVolumes } from './types.js';
 
 const log = logger('volume-manager');
+
+const ANN_PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';
+const LOCAL_PATH_PROVISIONER = 'rancher.io/local-path';
 
 /** Upstream plugin names and the directory names they get under a pod's `volumes/` (`/` → `~`). */
 export const PLUGINS = {
@@ -132,6 +136,20 @@ export class VolumeManager {
     });
   }
 
+  /**
+   * UIDs of pods with a volumes directory on disk that are not in `active`: after a kubelet restart,
+   * the pods whose volumes still need tearDownPod (upstream cleanupOrphanedPodDirs).
+   */
+  async orphanedPodUids(active: ReadonlySet<string>): Promise<string[]> {
+    const uids = await fs.readdir(this.opts.podsDir).catch(() => [] as string[]);
+    const out: string[] = [];
+    for (const uid of uids) {
+      if (active.has(uid)) continue;
+      if (await fs.stat(this.podVolumesDir(uid)).then(() => true, () => false)) out.push(uid);
+    }
+    return out;
+  }
+
   /** Every pod set up and not torn down, with its latest spec. */
   trackedPods(): Readonly<Pod>[] {
     return [...this.pods.values()].map((t) => t.pod);
@@ -209,6 +227,8 @@ export class VolumeManager {
       if (medium === 'Memory') await this.tmpfsDir(ctx, dir, vol.emptyDir.sizeLimit);
       else if (medium === '') await makeDir(dir, 0o777);
       else throw new Error(`unsupported medium: ${medium}`);
+      // Ownership once per volume and process: emptyDirs can be large, and only the pod writes them.
+      if (!this.pods.get(uid)?.volumes.has(vol.name)) await setVolumeOwnership(dir, ctx.fsGroup, false, ctx.fsGroupChangePolicy);
       return { hostPath: dir, readOnly: false, plugin: PLUGINS.emptyDir };
     }
     if (vol.configMap) {
@@ -217,7 +237,7 @@ export class VolumeManager {
       const cm = (await ctx.configMap(src.name ?? '', optional)) ?? {};
       const dir = this.volumeDir(uid, PLUGINS.configMap, vol.name);
       await makeDir(dir, 0o777);
-      await writeAtomically(dir, configMapPayload(src.items, cm, src.defaultMode ?? DEFAULT_MODE, optional));
+      await writeAtomically(dir, configMapPayload(src.items, cm, src.defaultMode ?? DEFAULT_MODE, optional), ctx.ownership(dir));
       return { hostPath: dir, readOnly: true, plugin: PLUGINS.configMap };
     }
     if (vol.secret) {
@@ -226,7 +246,7 @@ export class VolumeManager {
       const secret = (await ctx.secret(src.secretName ?? '', optional)) ?? {};
       const dir = this.volumeDir(uid, PLUGINS.secret, vol.name);
       await this.apiDataDir(ctx, dir);
-      await writeAtomically(dir, secretPayload(src.items, secret, src.defaultMode ?? DEFAULT_MODE, optional));
+      await writeAtomically(dir, secretPayload(src.items, secret, src.defaultMode ?? DEFAULT_MODE, optional), ctx.ownership(dir));
       return { hostPath: dir, readOnly: true, plugin: PLUGINS.secret };
     }
     if (vol.downwardAPI) {
@@ -235,17 +255,19 @@ export class VolumeManager {
       if (errors.length) throw new Error(aggregateMessage(errors));
       const dir = this.volumeDir(uid, PLUGINS.downwardAPI, vol.name);
       await this.apiDataDir(ctx, dir);
-      await writeAtomically(dir, payload);
+      await writeAtomically(dir, payload, ctx.ownership(dir));
       return { hostPath: dir, readOnly: true, plugin: PLUGINS.downwardAPI };
     }
     if (vol.projected) {
       const payload = await this.projectedPayload(ctx, vol.projected);
       const dir = this.volumeDir(uid, PLUGINS.projected, vol.name);
       await this.apiDataDir(ctx, dir);
-      await writeAtomically(dir, payload);
+      await writeAtomically(dir, payload, ctx.ownership(dir));
       return { hostPath: dir, readOnly: true, plugin: PLUGINS.projected };
     }
-    if (vol.persistentVolumeClaim) return this.setUpClaim(ctx, vol);
+    if (vol.persistentVolumeClaim) return this.setUpClaim(ctx, vol, vol.persistentVolumeClaim.claimName, vol.persistentVolumeClaim.readOnly === true, false);
+    // A generic ephemeral volume is the claim `<pod>-<volume>`, which must be owned by the pod.
+    if (vol.ephemeral) return this.setUpClaim(ctx, vol, `${ctx.pod.metadata?.name ?? ''}-${vol.name}`, false, true);
     throw new Error(`volume "${vol.name}" uses a volume type this kubelet does not support`);
   }
 
@@ -281,8 +303,8 @@ export class VolumeManager {
             },
             ctx.signal,
           );
-          // fsGroup/fsUser ownership is not applied here, so the mode stays defaultMode as upstream without them.
-          payload.set(tp.path, { data: Buffer.from(tr.status!.token, 'utf8'), mode: defaultMode });
+          // With an fsGroup the token is 0600 and ownership makes it 0640, as upstream.
+          payload.set(tp.path, { data: Buffer.from(tr.status!.token, 'utf8'), mode: ctx.fsGroup === undefined ? defaultMode : 0o600 });
         }
         // clusterTrustBundle sources (beta, off by default in 1.32) are not supported.
       } catch (err) {
@@ -295,9 +317,8 @@ export class VolumeManager {
   }
 
   /** A PVC volume: the bound PV's hostPath or local path (upstream's DSWP checks and messages). */
-  private async setUpClaim(ctx: SetUpContext, vol: Volume): Promise<PodVolume> {
+  private async setUpClaim(ctx: SetUpContext, vol: Volume, claimName: string, readOnly: boolean, ephemeral: boolean): Promise<PodVolume> {
     const ns = ctx.pod.metadata?.namespace ?? 'default';
-    const claimName = vol.persistentVolumeClaim!.claimName;
     const fail = (msg: string) => new VolumeError(vol.name, `error processing PVC ${ns}/${claimName}: ${msg}`);
     let pvc: PersistentVolumeClaim;
     try {
@@ -305,6 +326,9 @@ export class VolumeManager {
     } catch (err) {
       if (ctx.signal?.aborted) throw err;
       throw fail(`failed to fetch PVC from API server: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (ephemeral && !(pvc.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.uid === ctx.pod.metadata?.uid)) {
+      throw fail(`PVC ${ns}/${claimName} was not created for pod ${ns}/${ctx.pod.metadata?.name ?? ''} (pod is not owner)`);
     }
     if (pvc.metadata?.deletionTimestamp) throw new VolumeError(vol.name, `can't start pod because PVC ${ns}/${claimName} is being deleted`);
     const pvName = pvc.spec?.volumeName;
@@ -318,9 +342,9 @@ export class VolumeManager {
     }
     const ref = pv.spec?.claimRef;
     if (!ref || ref.uid !== pvc.metadata?.uid) throw fail(`found PV object ${pvName} but it has a ClaimRef that is not bound to the PVC`);
-    const readOnly = vol.persistentVolumeClaim!.readOnly === true;
     try {
       if (pv.spec?.hostPath) {
+        if (pv.metadata?.annotations?.[ANN_PROVISIONED_BY] === LOCAL_PATH_PROVISIONER) await makeLocalPathDir(pv.spec.hostPath.path);
         await checkHostPathType(pv.spec.hostPath.path, pv.spec.hostPath.type);
         return { hostPath: pv.spec.hostPath.path, readOnly, plugin: PLUGINS.hostPath };
       }
@@ -329,7 +353,7 @@ export class VolumeManager {
         const dir = this.volumeDir(podUid(ctx.pod), PLUGINS.local, pvName);
         const st = await fs.stat(pv.spec.local.path).catch(() => undefined);
         if (!st) throw new Error(`mount failed: path "${pv.spec.local.path}" does not exist`);
-        if (!(await mountPointsUnder(dir)).includes(dir)) {
+        if (!(await isMountPoint(dir))) {
           await makeDir(dir, 0o750);
           await bindMount(pv.spec.local.path, dir, ctx.signal);
         }
@@ -394,6 +418,20 @@ class SetUpContext {
     readonly signal: AbortSignal | undefined,
   ) {}
 
+  get fsGroup(): number | undefined {
+    return this.pod.spec?.securityContext?.fsGroup;
+  }
+
+  get fsGroupChangePolicy(): string | undefined {
+    return this.pod.spec?.securityContext?.fsGroupChangePolicy;
+  }
+
+  /** The atomic writer's hook applying fsGroup ownership (read-only masks) to an API-data volume. */
+  ownership(dir: string): WriteOptions {
+    const fsGroup = this.fsGroup;
+    return fsGroup === undefined ? {} : { beforeSwap: () => setVolumeOwnership(dir, fsGroup, true) };
+  }
+
   call(): { signal?: AbortSignal } {
     return this.signal ? { signal: this.signal } : {};
   }
@@ -436,4 +474,18 @@ async function makeDir(dir: string, mode: number): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode });
   const st = await fs.stat(dir);
   if ((st.mode & 0o7777) !== mode) await fs.chmod(dir, mode);
+}
+
+/**
+ * rancher's local-path provisioner creates a volume's directory with `mkdir -m 0777` in a helper
+ * pod on the node; k8ts's kubelet does that step, so non-root pods can write their claim.
+ */
+async function makeLocalPathDir(path: string): Promise<void> {
+  const exists = await fs.stat(path).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return;
+  await fs.mkdir(path, { recursive: true, mode: 0o777 });
+  await fs.chmod(path, 0o777);
 }

@@ -21,7 +21,8 @@ function unescapeMountPath(p: string): string {
 /** Mount points at or below `dir` (deepest first, so they can be unmounted in order). */
 export async function mountPointsUnder(dir: string): Promise<string[]> {
   const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  const base = resolve(dir);
+  // The mount table shows real paths: resolve symlinks in dir (a symlinked data dir) first.
+  const base = await fs.realpath(dir).catch(() => resolve(dir));
   const points = text
     .split('\n')
     .filter((l) => l)
@@ -31,7 +32,8 @@ export async function mountPointsUnder(dir: string): Promise<string[]> {
 }
 
 export async function isMountPoint(dir: string): Promise<boolean> {
-  return (await mountPointsUnder(dir)).includes(resolve(dir));
+  const real = await fs.realpath(dir).catch(() => resolve(dir));
+  return (await mountPointsUnder(real)).includes(real);
 }
 
 /** Mounts a tmpfs on `dir` (size in bytes; 0 = the kernel default of half the RAM). Idempotent. */
