@@ -20,6 +20,10 @@ export interface ControllerContext {
 }
 
 export interface ControllerManagerOptions {
+  /** The node this controller manager shares a host with (local-path volumes of it are deleted here). */
+  localNodeName?: string;
+  /** Default directory of local-path volumes on nodes that do not name their own. */
+  localPathStorageRoot?: string;
   concurrentDeploymentSyncs: number;
   concurrentReplicaSetSyncs: number;
   concurrentJobSyncs: number;

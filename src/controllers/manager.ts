@@ -1,3 +1,6 @@
+import { PERSISTENT_VOLUME_BINDER_DESCRIPTOR } from './persistentvolume/pvController.js';
+import { EPHEMERAL_VOLUME_DESCRIPTOR } from './persistentvolume/ephemeralController.js';
+import { LOCAL_PATH_PROVISIONER_DESCRIPTOR } from './localpathprovisioner/provisioner.js';
 // The controller manager: every controller, started by name (`--controllers=*,-foo` as upstream),
 // on one shared informer factory and one REST client, optionally behind leader election on the
 // `kube-system/kube-controller-manager` Lease. Runs in `k8ts server` and as `k8ts controller-manager`.
@@ -62,6 +65,9 @@ export const CONTROLLERS: ReadonlyArray<{ name: string; alias: string; create: C
   { name: CSR_APPROVING_CONTROLLER, alias: 'csrapproving', create: (ctx) => newCSRApprovingController(ctx) },
   { name: CSR_SIGNING_CONTROLLER, alias: 'csrsigning', create: (ctx) => newCSRSigningController(ctx) },
   { name: CSR_CLEANER_CONTROLLER, alias: 'csrcleaner', create: (ctx) => newCSRCleanerController(ctx) },
+  PERSISTENT_VOLUME_BINDER_DESCRIPTOR,
+  EPHEMERAL_VOLUME_DESCRIPTOR,
+  LOCAL_PATH_PROVISIONER_DESCRIPTOR,
 ];
 
 /**

@@ -62,6 +62,7 @@ export interface KubeletOptions {
   clusterDNS?: string[];
   clusterDomain?: string;
   nodeLabels?: Record<string, string>;
+  nodeAnnotations?: Record<string, string>;
   registerWithTaints?: Taint[];
   kubeletPort?: number;
   /** Builds env, mounts, DNS, hooks for containers; given the kubelet (for lookups). */
@@ -296,6 +297,7 @@ export class Kubelet {
   private async registerNode(): Promise<void> {
     const nodes = this.o.client.resource<Node>('', 'v1', 'nodes');
     const want = initialNode({
+      annotations: this.o.nodeAnnotations ?? {},
       nodeName: this.nodeName,
       architecture: this.machine.architecture,
       controlPlane: this.o.controlPlane ?? false,
@@ -310,7 +312,7 @@ export class Kubelet {
       const existing = await nodes.get(undefined, this.nodeName);
       // Re-registration: keep what others set, refresh our labels.
       const labels = { ...(existing.metadata?.labels ?? {}), ...want.metadata!.labels };
-      this.node = await nodes.patch(undefined, this.nodeName, { metadata: { labels } }, { type: 'merge' });
+      this.node = await nodes.patch(undefined, this.nodeName, { metadata: { labels, annotations: want.metadata!.annotations } }, { type: 'merge' });
     }
     this.lastNodeStatus = this.node.status;
     this.onNode(this.node);

@@ -160,6 +160,7 @@ export interface InitialNodeOptions {
   architecture: string;
   controlPlane: boolean;
   labels: Record<string, string>;
+  annotations?: Record<string, string>;
   taints: NonNullable<NonNullable<Node['spec']>['taints']>;
 }
 
@@ -179,7 +180,7 @@ export function initialNode(opts: InitialNodeOptions): Node {
         ...(opts.controlPlane ? { [LABEL_CONTROL_PLANE]: '' } : {}),
         ...opts.labels,
       },
-      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
+      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true', ...(opts.annotations ?? {}) },
     },
     spec: opts.taints.length ? { taints: opts.taints } : {},
   };

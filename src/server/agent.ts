@@ -220,6 +220,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     clusterDNS: o.clusterDNS ?? ['10.96.0.10'],
     clusterDomain: o.clusterDomain ?? 'cluster.local',
     ...(o.nodeLabels ? { nodeLabels: o.nodeLabels } : {}),
+    nodeAnnotations: { 'k8ts.io/local-path-storage-root': join(o.dataDir, 'storage') },
     ...(o.registerWithTaints ? { registerWithTaints: o.registerWithTaints } : {}),
     kubeletPort: kubeletServer.port,
     environment: (k) =>

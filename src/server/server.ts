@@ -179,7 +179,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     const { startControllerManager } = await import('../controllers/manager.js');
     controllerManager = await startControllerManager({
       client: await componentClient('system:kube-controller-manager', 'kube-controller-manager'),
-      options: { rootCAPem: pki.ca.certPem, signingCA: pki.ca, ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) },
+      options: { rootCAPem: pki.ca.certPem, signingCA: pki.ca, localPathStorageRoot: join(opts.dataDir, 'storage'), ...(opts.disableAgent ? {} : { localNodeName: (opts.agent?.nodeName ?? hostname()).toLowerCase() }), ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) },
       leaderElect: false,
     });
   }

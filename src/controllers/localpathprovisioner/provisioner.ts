@@ -85,10 +85,14 @@ export function localPathVolume(claim: Readonly<PersistentVolumeClaim>, cls: Rea
   };
 }
 
+/** Node annotation (set by the k8ts kubelet) naming the directory local-path volumes of that node go in. */
+export const ANN_NODE_STORAGE_ROOT = 'k8ts.io/local-path-storage-root';
+
 export const LOCAL_PATH_PROVISIONER_DESCRIPTOR = {
   name: LOCAL_PATH_PROVISIONER_CONTROLLER,
   alias: 'local-path-provisioner',
-  create: (ctx: ControllerContext): Controller => newLocalPathProvisioner(ctx),
+  create: (ctx: ControllerContext): Controller =>
+    newLocalPathProvisioner(ctx, { ...(ctx.options.localNodeName ? { localNodeName: ctx.options.localNodeName } : {}), ...(ctx.options.localPathStorageRoot ? { storageRoot: ctx.options.localPathStorageRoot } : {}) }),
 };
 
 export function newLocalPathProvisioner(ctx: ControllerContext, opts: LocalPathProvisionerOptions = {}): Controller {
@@ -128,15 +132,15 @@ export function newLocalPathProvisioner(ctx: ControllerContext, opts: LocalPathP
       return;
     }
     recorder.event(asClaim(claim), 'Normal', 'Provisioning', `External provisioner is provisioning volume for claim "${ns}/${name}"`);
-    const hostname = await nodeClient.get(undefined, node, { signal }).then(
-      (n) => n.metadata?.labels?.[LABEL_HOSTNAME] ?? node,
-      (err: unknown) => {
-        if (isNotFound(err)) return node;
-        throw err;
-      },
-    );
+    const nodeObj = await nodeClient.get(undefined, node, { signal }).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    const hostname = nodeObj?.metadata?.labels?.[LABEL_HOSTNAME] ?? node;
+    // Each k8ts node says where its local volumes live (its data dir); k3s uses one fixed path instead.
+    const root = nodeObj?.metadata?.annotations?.[ANN_NODE_STORAGE_ROOT] ?? storageRoot;
     try {
-      await pvClient.create(localPathVolume(claim, cls!, node, hostname, storageRoot), { signal });
+      await pvClient.create(localPathVolume(claim, cls!, node, hostname, root), { signal });
     } catch (err) {
       if (!isAlreadyExists(err)) {
         recorder.event(asClaim(claim), 'Warning', 'ProvisioningFailed', `failed to provision volume with StorageClass "${cls!.metadata!.name!}": ${err instanceof Error ? err.message : String(err)}`);
@@ -154,7 +158,7 @@ export function newLocalPathProvisioner(ctx: ControllerContext, opts: LocalPathP
     if (pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') return;
     const path = pv.spec.hostPath?.path ?? pv.spec.local?.path;
     const node = pv.metadata.annotations['local.path.provisioner/selected-node'];
-    if (path && node && node === opts.localNodeName) await removeVolumeDir(path, storageRoot);
+    if (path && node && node === opts.localNodeName) await removeVolumeDir(path, dirname(path));
     else log.info({ volume: name, node, path }, 'volume released on another node: its directory stays there');
     await pvClient.delete(undefined, name, { signal, preconditions: { uid: pv.metadata.uid! } }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
