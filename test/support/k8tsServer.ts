@@ -25,7 +25,12 @@ export interface RunningServer {
   restart(): Promise<void>;
 }
 
-export async function startK8tsServer(extraArgs: string[] = [], opts: { readyTimeoutMs?: number } = {}): Promise<RunningServer> {
+/**
+ * `opts.agent`: run the server's own node (kubelet + runtime) too; off by default, so tests of the
+ * control plane start no containers and share no host bridge or kubelet port.
+ */
+export async function startK8tsServer(extraArgs: string[] = [], opts: { readyTimeoutMs?: number; agent?: boolean } = {}): Promise<RunningServer> {
+  if (!opts.agent && !extraArgs.includes('--disable-agent')) extraArgs = [...extraArgs, '--disable-agent'];
   const dir = tempDir('k8ts-srv-');
   const port = await freePort();
   const kubeconfig = join(dir.path, 'kubeconfig.yaml');
