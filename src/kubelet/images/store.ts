@@ -25,7 +25,7 @@ import {
 import { extractArchive, readArchive, type ArchiveImage } from './archive.js';
 import { withFileLock } from './fileLock.js';
 import { ImageFormatError, MediaType, openLayerTar, parseImageConfig, type ImageConfigFile, type Manifest, type Platform } from './oci.js';
-import { formatReference, isImageId, parseReference, ReferenceError, repositoryName, type ImageReference } from './reference.js';
+import { formatReference, isImageId, normalizeReference, parseReference, ReferenceError, repositoryName, type ImageReference } from './reference.js';
 import { RegistryClient } from './registry.js';
 import type { ImageStore, LocalImage } from './types.js';
 import { hashingTap, LayerError, unpackLayer } from './unpack.js';
@@ -40,6 +40,15 @@ export interface FileImageStoreOptions {
   /** The platform picked from multi-platform images (default: linux and the host's architecture). */
   platform?: Platform;
   userAgent?: string;
+  /** References reported as pinned (never garbage-collected by the kubelet), e.g. the pause image, as containerd's pinned_images. */
+  pinnedImages?: readonly string[];
+  /** How long an imageFsInfo result is reused, in ms (it walks the store). Default 10 s. */
+  fsInfoCacheMs?: number;
+  /**
+   * Unreferenced blobs and layers younger than this are kept at garbage collection (a pull in another
+   * process may not have recorded its image yet). Default 10 minutes.
+   */
+  gcGraceMs?: number;
 }
 
 export interface ImportOptions {
@@ -111,9 +120,24 @@ export class FileImageStore implements ImageStore {
   private readonly downloads = new Map<string, Promise<void>>();
   private readonly unpacks = new Map<string, Promise<void>>();
   private ready: Promise<void> | undefined;
+  private readonly pinned: Set<string>;
+  private readonly fsInfoCacheMs: number;
+  private readonly gcGraceMs: number;
+  private fsInfo: { at: number; value: Promise<FilesystemUsage[]> } | undefined;
 
   constructor(opts: FileImageStoreOptions) {
     this.root = opts.root;
+    this.pinned = new Set(
+      (opts.pinnedImages ?? []).map((r) => {
+        try {
+          return normalizeReference(r);
+        } catch {
+          return r;
+        }
+      }),
+    );
+    this.fsInfoCacheMs = opts.fsInfoCacheMs ?? 10_000;
+    this.gcGraceMs = opts.gcGraceMs ?? 10 * 60 * 1000;
     this.registry = new RegistryClient({
       ...(opts.insecureRegistries ? { insecureRegistries: opts.insecureRegistries } : {}),
       ...(opts.platform ? { platform: opts.platform } : {}),
@@ -255,7 +279,7 @@ export class FileImageStore implements ImageStore {
       ...(user.uid !== undefined ? { uid: user.uid } : {}),
       username: user.username,
       spec: { image: record.id },
-      pinned: record.pinned ?? false,
+      pinned: (record.pinned ?? false) || record.repoTags.some((t) => this.pinned.has(t)),
     };
   }
 
@@ -283,7 +307,16 @@ export class FileImageStore implements ImageStore {
   }
 
   /** Usage of the store's directory (blobs and unpacked layers), counted like du: allocated blocks, hardlinks once. */
-  async imageFsInfo(): Promise<FilesystemUsage[]> {
+  imageFsInfo(): Promise<FilesystemUsage[]> {
+    const now = Date.now();
+    if (this.fsInfo && now - this.fsInfo.at < this.fsInfoCacheMs) return this.fsInfo.value;
+    const value = this.measureUsage();
+    this.fsInfo = { at: now, value };
+    value.catch(() => (this.fsInfo = undefined));
+    return value;
+  }
+
+  private async measureUsage(): Promise<FilesystemUsage[]> {
     await this.ensureDirs();
     const seen = new Set<string>();
     let used = 0n;
@@ -569,7 +602,10 @@ export class FileImageStore implements ImageStore {
     log.info({ id: record.id, repoTags: record.repoTags }, 'image removed');
   }
 
-  /** Deletes what no image in `index` references. Runs under the store lock. */
+  /**
+   * Deletes what no image in `index` references. Runs under the store lock. Blobs and layers younger
+   * than gcGraceMs are left for a later collection (a pull in another process may still record them).
+   */
   private async collectGarbage(index: IndexFile): Promise<void> {
     const blobs = new Set<string>();
     const layers = new Set<string>();
@@ -582,12 +618,22 @@ export class FileImageStore implements ImageStore {
       }
     }
     const mounts = await mountedPaths();
+    const young = async (p: string) => {
+      const st = await lstat(p).catch(() => undefined);
+      return !st || Date.now() - st.ctimeMs < this.gcGraceMs;
+    };
+    for (const d of [...this.downloads.keys(), ...this.unpacks.keys()]) {
+      blobs.add(hexOf(d));
+      layers.add(hexOf(d));
+    }
     for (const hex of await readdir(join(this.root, 'blobs', 'sha256')).catch(() => [] as string[])) {
-      if (!blobs.has(hex)) await rm(join(this.root, 'blobs', 'sha256', hex), { force: true });
+      const p = join(this.root, 'blobs', 'sha256', hex);
+      if (!blobs.has(hex) && !(await young(p))) await rm(p, { force: true });
     }
     for (const hex of await readdir(join(this.root, 'layers', 'sha256')).catch(() => [] as string[])) {
       if (layers.has(hex)) continue;
       const dir = join(this.root, 'layers', 'sha256', hex);
+      if (await young(dir)) continue;
       if (mounts.includes(dir)) {
         log.warn({ layer: dir }, 'layer of a removed image is still mounted by a container; keeping it');
         continue;

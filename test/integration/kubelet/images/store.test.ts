@@ -22,7 +22,7 @@ before(async () => {
 });
 
 function newStore(name: string): FileImageStore {
-  return new FileImageStore({ root: join(tmp.path, name, 'agent', 'images') });
+  return new FileImageStore({ root: join(tmp.path, name, 'agent', 'images'), gcGraceMs: 0 });
 }
 
 // Two layers: the second deletes a file (whiteout), makes a directory opaque, and exercises ownership,
@@ -144,6 +144,23 @@ describe('FileImageStore: importing archives', () => {
     await store.removeImage({ image: 'localhost/rm/b:1' }); // gone already: not an error, as CRI
     const [fs] = await store.imageFsInfo();
     assert.ok(fs && fs.usedBytes > 0n && fs.inodesUsed > 0n);
+  });
+
+  it('keeps unreferenced blobs and layers younger than the grace period (another process may be mid-pull)', async () => {
+    const store = new FileImageStore({ root: join(tmp.path, 'grace', 'agent', 'images') });
+    const dir = join(tmp.path, 'grace-a');
+    await writeOciLayout(dir, { refName: 'localhost/grace/a:1', layers: [[{ name: 'g', content: 'g' }]] });
+    tarDirectory(dir, `${dir}.tar`);
+    const [img] = await store.importArchive(`${dir}.tar`);
+    await store.removeImage({ image: img!.id });
+    assert.equal(await store.get(img!.id), undefined);
+    assert.ok(existsSync(img!.layers[0]!), 'a fresh layer survives the collection');
+  });
+
+  it('reports pinned images (e.g. the pause image) as pinned', async () => {
+    const store = new FileImageStore({ root: join(tmp.path, 'pinned', 'agent', 'images'), pinnedImages: ['localhost/lab/busybox:1.35'] });
+    await store.importArchive(busybox.ociArchive);
+    assert.equal((await store.imageStatus({ image: 'localhost/lab/busybox:1.35' }))?.pinned, true);
   });
 
   it('a second store on the same directory (another process) sees new images without a restart', async () => {
