@@ -123,6 +123,7 @@ export class FileImageStore implements ImageStore {
   private readonly pinned: Set<string>;
   private readonly fsInfoCacheMs: number;
   private readonly gcGraceMs: number;
+  private readonly platform: Platform | undefined;
   private fsInfo: { at: number; value: Promise<FilesystemUsage[]> } | undefined;
 
   constructor(opts: FileImageStoreOptions) {
@@ -138,6 +139,7 @@ export class FileImageStore implements ImageStore {
     );
     this.fsInfoCacheMs = opts.fsInfoCacheMs ?? 10_000;
     this.gcGraceMs = opts.gcGraceMs ?? 10 * 60 * 1000;
+    this.platform = opts.platform;
     this.registry = new RegistryClient({
       ...(opts.insecureRegistries ? { insecureRegistries: opts.insecureRegistries } : {}),
       ...(opts.platform ? { platform: opts.platform } : {}),
@@ -374,7 +376,7 @@ export class FileImageStore implements ImageStore {
   }
 
   /** Unpacks a layer blob into `layers/sha256/<diffid>` once; concurrent callers (and processes) share the result. */
-  private ensureLayer(diffId: string, blobDigest: string, signal?: AbortSignal): Promise<void> {
+  private ensureLayer(diffId: string, blobDigest: string, parentDiffIds: string[], signal?: AbortSignal): Promise<void> {
     const running = this.unpacks.get(diffId);
     if (running) return running;
     const p = (async () => {
@@ -384,7 +386,8 @@ export class FileImageStore implements ImageStore {
       await mkdir(tmp, { mode: 0o755 });
       try {
         const started = Date.now();
-        const result = await unpackLayer(await openLayerTar(this.blobPath(blobDigest), blobDigest), tmp, signal);
+        const parents = parentDiffIds.map((d) => this.layerPath(d)).reverse();
+        const result = await unpackLayer(await openLayerTar(this.blobPath(blobDigest), blobDigest), tmp, signal, { parents });
         if (result.diffId !== diffId) {
           throw new ImageFormatError(`layer ${blobDigest} unpacks to ${result.diffId}, but the image config says its DiffID is ${diffId}`);
         }
@@ -441,7 +444,7 @@ export class FileImageStore implements ImageStore {
     await mkdir(scratch);
     try {
       await extractArchive(file, scratch, opts.signal);
-      const images = await readArchive(scratch, opts.baseName ? { baseName: opts.baseName } : {});
+      const images = await readArchive(scratch, { ...(opts.baseName ? { baseName: opts.baseName } : {}), ...(this.platform ? { platform: this.platform } : {}) });
       const out: LocalImage[] = [];
       for (const img of images) out.push(await this.importOne(img, opts.signal));
       return out;
@@ -461,7 +464,7 @@ export class FileImageStore implements ImageStore {
     for (const [i, l] of img.layers.entries()) {
       const { digest, size } = await this.putBlobFile(l.file, l.digest, signal);
       const diffId = diffIds[i]!;
-      await this.ensureLayer(diffId, digest, signal);
+      await this.ensureLayer(diffId, digest, diffIds.slice(0, i), signal);
       layers.push({ digest, diffId, size, mediaType: l.mediaType });
     }
     let manifestDigest: string;
@@ -535,7 +538,7 @@ export class FileImageStore implements ImageStore {
         const diffId = config.rootfs.diff_ids[i]!;
         if (!(await statOrUndefined(this.layerPath(diffId)))) {
           await this.download(ref, l, auth, signal);
-          await this.ensureLayer(diffId, l.digest, signal);
+          await this.ensureLayer(diffId, l.digest, config.rootfs.diff_ids.slice(0, i), signal);
         }
         layers.push({ digest: l.digest, diffId, size: l.size, mediaType: l.mediaType });
       }

@@ -79,15 +79,26 @@ export function layerPath(name: string): string | undefined {
 
 const isRoot = process.getuid?.() === 0;
 
+export interface UnpackOptions {
+  /**
+   * The unpacked layers below this one, top first. A directory the tar implies but does not list takes
+   * its mode, owner and time from the same directory there (as containerd's mkparent does), so the
+   * merged view does not change it.
+   */
+  parents?: readonly string[];
+}
+
 /**
  * Extracts `layer` (uncompressed tar bytes) into `dir` (which must exist and be empty) and returns the
  * DiffID. Paths never leave `dir`: parents that are symlinks are refused, as are `..` members.
  */
-export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSignal): Promise<UnpackResult> {
+export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSignal, opts: UnpackOptions = {}): Promise<UnpackResult> {
+  const parents = opts.parents ?? [];
   const tap = hashingTap();
   const extract = tar.extract();
   const dirMeta = new Map<string, PendingMeta>();
-  const specials: SpecialEntry[] = [];
+  // Keyed by path: a later member at the same path replaces the special one.
+  const specials = new Map<string, SpecialEntry>();
   const knownDirs = new Set<string>(['']);
   let whiteouts = 0;
   let opaqueDirs = 0;
@@ -106,8 +117,17 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
         if (e.code === 'ENOENT') return undefined;
         throw e;
       });
-      if (!st) await mkdir(abs(cur), { mode: 0o755 });
-      else if (!st.isDirectory()) throw new LayerError(`layer entry "${rel}" has a parent "${cur}" that is not a directory`);
+      if (!st) {
+        await mkdir(abs(cur), { mode: 0o755 });
+        if (!dirMeta.has(cur)) {
+          for (const parent of parents) {
+            const below = await lstat(join(parent, cur)).catch(() => undefined);
+            if (!below) continue;
+            if (below.isDirectory()) dirMeta.set(cur, { path: abs(cur), mode: below.mode & 0o7777, uid: below.uid, gid: below.gid, mtime: below.mtime });
+            break;
+          }
+        }
+      } else if (!st.isDirectory()) throw new LayerError(`layer entry "${rel}" has a parent "${cur}" that is not a directory`);
       knownDirs.add(cur);
     }
   };
@@ -115,8 +135,9 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
   // A later member replaces an earlier one at the same path (as tar does), except dir over dir.
   const clearPath = async (rel: string, keepDir: boolean) => {
     const st = await lstat(abs(rel)).catch(() => undefined);
+    if (keepDir && st?.isDirectory()) return;
+    for (const k of [...specials.keys()]) if (k === rel || k.startsWith(`${rel}/`)) specials.delete(k);
     if (!st) return;
-    if (keepDir && st.isDirectory()) return;
     await rm(abs(rel), { recursive: true, force: true });
     for (const d of knownDirs) if (d === rel || d.startsWith(`${rel}/`)) knownDirs.delete(d);
   };
@@ -145,7 +166,7 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
       if (base === WHITEOUT_OPAQUE) {
         opaqueDirs++;
         const st = parent === '' ? undefined : await lstat(abs(parent));
-        specials.push({
+        specials.set(parent === '' ? '.' : parent, {
           name: parent === '' ? '.' : parent,
           type: 'directory',
           mode: st ? st.mode & 0o7777 : 0o755,
@@ -157,8 +178,9 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
       } else if (!base.startsWith(WHITEOUT_META_PREFIX)) {
         whiteouts++;
         const target = parent === '' ? base.slice(WHITEOUT_PREFIX.length) : `${parent}/${base.slice(WHITEOUT_PREFIX.length)}`;
-        await clearPath(target, false);
-        specials.push({ name: target, type: 'character-device', mode: 0, uid: 0, gid: 0, mtime: new Date(0), devmajor: 0, devminor: 0 });
+        // A whiteout hides lower layers only: an entry of this same layer at that path stays (OCI image-spec).
+        if (await lstat(abs(target)).then(() => true, () => false)) return;
+        specials.set(target, { name: target, type: 'character-device', mode: 0, uid: 0, gid: 0, mtime: new Date(0), devmajor: 0, devminor: 0 });
       }
       return;
     }
@@ -206,7 +228,7 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
       case 'fifo': {
         body.resume();
         await clearPath(rel, false);
-        specials.push({
+        specials.set(rel, {
           name: rel,
           type,
           mode: (h.mode ?? 0o644) & 0o7777,
@@ -241,7 +263,7 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
     if ((err as Error).name === 'AbortError') throw err;
     throw new LayerError(`unpacking layer: ${(err as Error).message}`, { cause: err });
   }
-  if (specials.length > 0) await writeSpecials(dir, specials, signal);
+  if (specials.size > 0) await writeSpecials(dir, [...specials.values()], signal);
   // Directory modes and times last: writing children changed them; deepest first.
   for (const m of [...dirMeta.values()].sort((a, b) => b.path.length - a.path.length)) {
     if (isRoot) await lchown(m.path, m.uid, m.gid);

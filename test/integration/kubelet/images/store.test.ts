@@ -126,6 +126,71 @@ describe('FileImageStore: importing archives', () => {
     assert.ok(existsSync(upper), 'a mounted layer is kept');
   });
 
+  it('a directory the tar only implies keeps the lower layer’s mode and owner; a whiteout never hides its own layer’s file', async () => {
+    const dir = join(tmp.path, 'implied');
+    await writeOciLayout(dir, {
+      refName: 'localhost/lab/implied:1',
+      layers: [
+        [
+          { name: 'd/', type: 'directory', mode: 0o700, uid: 1000, gid: 1000 },
+          { name: 'd/x', content: 'x' },
+          { name: 'd/y', content: 'y' },
+        ],
+        [
+          { name: 'd/.wh.x' },
+          { name: 'd/z', content: 'z' },
+          { name: '.wh.w' },
+          { name: 'w', content: 'written after its own whiteout' },
+        ],
+      ],
+    });
+    tarDirectory(dir, `${dir}.tar`);
+    const [img] = await newStore('implied').importArchive(`${dir}.tar`);
+    const upper = img!.layers[1]!;
+    const d = lstatSync(join(upper, 'd'));
+    assert.deepEqual([d.mode & 0o7777, d.uid, d.gid], [0o700, 1000, 1000]);
+    assert.ok(lstatSync(join(upper, 'd/x')).isCharacterDevice());
+    assert.equal(readFileSync(join(upper, 'w'), 'utf8'), 'written after its own whiteout');
+  });
+
+  it('imports a gzip-compressed docker-archive (docker save | gzip) and an OCI layout whose index.json points at a multi-platform index', async () => {
+    const store = newStore('gz');
+    writeFileSync(join(tmp.path, 'busybox.tar.gz'), gzipSync(readFileSync(busybox.dockerArchive)));
+    const [a] = await store.importArchive(join(tmp.path, 'busybox.tar.gz'));
+    assert.deepEqual(a?.repoTags, ['localhost/lab/busybox:1.35']);
+
+    const dir = join(tmp.path, 'nested');
+    const arm = await writeOciLayout(join(dir, 'arm'), { layers: [[{ name: 'arch', content: 'arm64' }]], architecture: 'arm64' });
+    const amd = await writeOciLayout(dir, { layers: [[{ name: 'arch', content: 'amd64' }]], architecture: 'amd64' });
+    execFileSync('sh', ['-c', `cp ${join(dir, 'arm', 'blobs', 'sha256')}/* ${join(dir, 'blobs', 'sha256')}/`]);
+    const size = (d: string) => lstatSync(join(dir, 'blobs', 'sha256', d.slice(7))).size;
+    const nested = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: arm.manifestDigest, size: size(arm.manifestDigest), platform: { os: 'linux', architecture: 'arm64' } },
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: amd.manifestDigest, size: size(amd.manifestDigest), platform: { os: 'linux', architecture: 'amd64' } },
+        ],
+      }),
+    );
+    const { createHash } = await import('node:crypto');
+    const nestedDigest = `sha256:${createHash('sha256').update(nested).digest('hex')}`;
+    writeFileSync(join(dir, 'blobs', 'sha256', nestedDigest.slice(7)), nested);
+    writeFileSync(
+      join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: nestedDigest, size: nested.length, annotations: { 'org.opencontainers.image.ref.name': 'localhost/lab/multi:1' } }],
+      }),
+    );
+    tarDirectory(dir, `${dir}.tar`);
+    const store2 = new FileImageStore({ root: join(tmp.path, 'nested-store'), platform: { os: 'linux', architecture: 'arm64' } });
+    const [b] = await store2.importArchive(`${dir}.tar`);
+    assert.equal(b?.id, arm.configDigest);
+    assert.equal(readFileSync(join(b!.layers[0]!, 'arch'), 'utf8'), 'arm64');
+  });
+
   it('removing an image deletes its blobs and layers but keeps layers another image shares', async () => {
     const store = newStore('remove');
     const base = join(tmp.path, 'rm-a');
