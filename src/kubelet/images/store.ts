@@ -24,7 +24,7 @@ import {
 } from '../runtime/types.js';
 import { extractArchive, readArchive, type ArchiveImage } from './archive.js';
 import { withFileLock } from './fileLock.js';
-import { ImageFormatError, MediaType, openLayerTar, parseImageConfig, type ImageConfigFile, type Manifest, type Platform } from './oci.js';
+import { ImageFormatError, MediaType, openLayerTar, parseImageConfig, sniffCompression, type ImageConfigFile, type Manifest, type Platform } from './oci.js';
 import { formatReference, isImageId, normalizeReference, parseReference, ReferenceError, repositoryName, type ImageReference } from './reference.js';
 import { RegistryClient } from './registry.js';
 import type { ImageStore, LocalImage } from './types.js';
@@ -465,7 +465,9 @@ export class FileImageStore implements ImageStore {
       const { digest, size } = await this.putBlobFile(l.file, l.digest, signal);
       const diffId = diffIds[i]!;
       await this.ensureLayer(diffId, digest, diffIds.slice(0, i), signal);
-      layers.push({ digest, diffId, size, mediaType: l.mediaType });
+      // docker-archive layers are usually plain tars, but some writers gzip them: describe what is stored.
+      const mediaType = img.manifest ? l.mediaType : (await sniffCompression(this.blobPath(digest))) === 'gzip' ? MediaType.ociLayerGzip : MediaType.ociLayer;
+      layers.push({ digest, diffId, size, mediaType });
     }
     let manifestDigest: string;
     if (img.manifest) {
