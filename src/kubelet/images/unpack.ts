@@ -3,6 +3,7 @@
 // `.wh..wh..opq` → the `trusted.overlay.opaque=y` xattr on its directory). Regular files, directories,
 // symlinks and hardlinks are written by Node; device nodes, fifos and the xattrs Node cannot create are
 // handed in one small tar to GNU tar (`--xattrs`), so a layer costs at most one child process.
+// Whiteout devices (0/0) need no privilege (Linux ≥ 5.8); other device nodes and trusted.* xattrs need root.
 import { spawn } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -78,6 +79,12 @@ export function layerPath(name: string): string | undefined {
 }
 
 const isRoot = process.getuid?.() === 0;
+/**
+ * Opaque directories are marked the way the overlay mount will read them: `trusted.overlay.opaque` for
+ * root's mounts; without root (trusted.* is out of reach) `user.overlay.opaque`, which overlayfs reads when
+ * mounted with `userxattr` (rootless overlay, kernel ≥ 5.11).
+ */
+export const OPAQUE_XATTR = isRoot ? 'trusted.overlay.opaque' : 'user.overlay.opaque';
 
 export interface UnpackOptions {
   /**
@@ -173,7 +180,7 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
           uid: st?.uid ?? 0,
           gid: st?.gid ?? 0,
           mtime: st?.mtime ?? new Date(0),
-          pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' },
+          pax: { [`SCHILY.xattr.${OPAQUE_XATTR}`]: 'y' },
         });
       } else if (!base.startsWith(WHITEOUT_META_PREFIX)) {
         whiteouts++;
@@ -276,7 +283,7 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
 /** Device nodes, fifos, overlay whiteouts and opaque markers, created by GNU tar (Node has no mknod or setxattr). */
 async function writeSpecials(dir: string, specials: SpecialEntry[], signal?: AbortSignal): Promise<void> {
   const pack = tar.pack();
-  const child = spawn('tar', ['--xattrs', '--xattrs-include=trusted.overlay.*', '--numeric-owner', '-xpf', '-', '-C', dir], {
+  const child = spawn('tar', ['--xattrs', `--xattrs-include=${OPAQUE_XATTR}`, '--numeric-owner', '-xpf', '-', '-C', dir], {
     stdio: ['pipe', 'ignore', 'pipe'],
     ...(signal ? { signal } : {}),
   });
@@ -299,7 +306,9 @@ async function writeSpecials(dir: string, specials: SpecialEntry[], signal?: Abo
         : `unpacking layer: running tar: ${err.message}`,
     );
   });
-  if (code !== 0) {
+  // GNU tar only warns (exit 0) when it cannot set an xattr; a missing opaque marker would silently show
+  // lower-layer files, so any complaint is a failure.
+  if (code !== 0 || /Cannot|Operation not permitted/.test(stderr)) {
     const why = stderr.trim().split('\n').slice(0, 3).join('; ');
     throw new LayerError(
       `unpacking layer: creating device nodes, overlay whiteouts or opaque directories failed${isRoot ? '' : ' (this needs root)'}: ${why}`,

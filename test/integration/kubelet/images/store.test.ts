@@ -2,7 +2,7 @@
 // registry (Debian's docker-registry) on loopback. Needs root (mknod, trusted xattrs, mount), as CI runs.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -124,6 +124,34 @@ describe('FileImageStore: importing archives', () => {
     await store.removeImage({ image: 'localhost/lab/whiteouts:1' });
     assert.equal(await store.get('localhost/lab/whiteouts:1'), undefined);
     assert.ok(existsSync(upper), 'a mounted layer is kept');
+  });
+
+  it('without root, opaque directories carry user.overlay.opaque, which an overlay mounted with userxattr honours', async (t) => {
+    const nobodyDir = tempDir('k8ts-images-nobody-');
+    const merged = join(nobodyDir.path, 'merged');
+    t.after(() => {
+      if (readFileSync('/proc/self/mounts', 'utf8').includes(merged)) execFileSync('umount', [merged]);
+      nobodyDir.remove();
+    });
+    chmodSync(nobodyDir.path, 0o777);
+    await writeOciLayout(join(nobodyDir.path, 'l'), { refName: 'localhost/lab/rootless:1', layers: [lowerLayer, upperLayer] });
+    tarDirectory(join(nobodyDir.path, 'l'), join(nobodyDir.path, 'rootless.tar'));
+    chmodSync(join(nobodyDir.path, 'rootless.tar'), 0o644);
+    const storeModule = new URL('../../../../src/kubelet/images/store.js', import.meta.url).href;
+    const script = `const { FileImageStore } = await import(${JSON.stringify(storeModule)});
+const [img] = await new FileImageStore({ root: process.argv[1] }).importArchive(process.argv[2]);
+process.stdout.write(JSON.stringify(img.layers));`;
+    const out = execFileSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script, join(nobodyDir.path, 'store'), join(nobodyDir.path, 'rootless.tar')],
+      { encoding: 'utf8', env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } },
+    );
+    const [lower, upper] = JSON.parse(out) as [string, string];
+    assert.ok(lstatSync(join(upper, 'a/gone')).isCharacterDevice(), 'whiteout devices need no privilege');
+    mkdirSync(merged);
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${upper}:${lower},userxattr`, merged]);
+    assert.deepEqual(readdirSync(join(merged, 'a')), ['keep']);
+    assert.deepEqual(readdirSync(join(merged, 'd')), ['new']);
   });
 
   it('a directory the tar only implies keeps the lower layer’s mode and owner; a whiteout never hides its own layer’s file', async () => {
