@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import type { OciImageConfig } from '../../src/kubelet/images/types.js';
+import { tempDir } from './tmp.js';
 
 export interface LayerEntry {
   name: string;
@@ -196,8 +197,13 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
-/** Starts Debian's docker-registry on a free loopback port with storage in `dir`; `basicAuth` turns on htpasswd auth. */
-export async function startRegistry(dir: string, opts: { basicAuth?: boolean } = {}): Promise<RunningRegistry> {
+/**
+ * Starts Debian's docker-registry on a free loopback port with its config and storage in `dir` (default: a
+ * temp dir removed by stop()); `basicAuth` turns on htpasswd auth for REGISTRY_USER.
+ */
+export async function startRegistry(dirArg?: string, opts: { basicAuth?: boolean } = {}): Promise<RunningRegistry> {
+  const own = dirArg ? undefined : tempDir('k8ts-t-registry-');
+  const dir = dirArg ?? own!.path;
   const port = await freePort();
   mkdirSync(join(dir, 'data'), { recursive: true });
   const auth = opts.basicAuth ? `auth:\n  htpasswd:\n    realm: k8ts-test\n    path: ${join(dir, 'htpasswd')}\n` : '';
@@ -214,6 +220,7 @@ export async function startRegistry(dir: string, opts: { basicAuth?: boolean } =
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
+    own?.remove();
   };
   const deadline = Date.now() + 15_000;
   for (;;) {

@@ -36,7 +36,8 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, timeou
     const pid = Number(pidText);
     // Only judge liveness for holders on this host; an empty file is a holder between create and write.
     if (holder !== '' && host === hostname() && Number.isInteger(pid) && pid > 0 && !processAlive(pid)) {
-      await unlink(path).catch(() => undefined);
+      // Re-check right before unlinking, to narrow the window in which another waiter already took over.
+      if ((await readFile(path, 'utf8').catch(() => '')) === holder) await unlink(path).catch(() => undefined);
       continue;
     }
     if (Date.now() > deadline) throw new LockTimeoutError(`timed out waiting for the image store lock ${path} (held by pid ${pidText || '?'})`);

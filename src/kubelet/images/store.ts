@@ -24,8 +24,8 @@ import {
 } from '../runtime/types.js';
 import { extractArchive, readArchive, type ArchiveImage } from './archive.js';
 import { withFileLock } from './fileLock.js';
-import { ImageFormatError, MediaType, openLayerTar, parseImageConfig, type ImageConfigFile, type Manifest, type Platform } from './oci.js';
-import { formatReference, isImageId, parseReference, ReferenceError, repositoryName, type ImageReference } from './reference.js';
+import { ImageFormatError, MediaType, openLayerTar, parseImageConfig, sniffCompression, type ImageConfigFile, type Manifest, type Platform } from './oci.js';
+import { formatReference, isImageId, normalizeReference, parseReference, ReferenceError, repositoryName, type ImageReference } from './reference.js';
 import { RegistryClient } from './registry.js';
 import type { ImageStore, LocalImage } from './types.js';
 import { hashingTap, LayerError, unpackLayer } from './unpack.js';
@@ -40,6 +40,15 @@ export interface FileImageStoreOptions {
   /** The platform picked from multi-platform images (default: linux and the host's architecture). */
   platform?: Platform;
   userAgent?: string;
+  /** References reported as pinned (never garbage-collected by the kubelet), e.g. the pause image, as containerd's pinned_images. */
+  pinnedImages?: readonly string[];
+  /** How long an imageFsInfo result is reused, in ms (it walks the store). Default 10 s. */
+  fsInfoCacheMs?: number;
+  /**
+   * Unreferenced blobs and layers younger than this are kept at garbage collection (a pull in another
+   * process may not have recorded its image yet). Default 10 minutes.
+   */
+  gcGraceMs?: number;
 }
 
 export interface ImportOptions {
@@ -111,9 +120,26 @@ export class FileImageStore implements ImageStore {
   private readonly downloads = new Map<string, Promise<void>>();
   private readonly unpacks = new Map<string, Promise<void>>();
   private ready: Promise<void> | undefined;
+  private readonly pinned: Set<string>;
+  private readonly fsInfoCacheMs: number;
+  private readonly gcGraceMs: number;
+  private readonly platform: Platform | undefined;
+  private fsInfo: { at: number; value: Promise<FilesystemUsage[]> } | undefined;
 
   constructor(opts: FileImageStoreOptions) {
     this.root = opts.root;
+    this.pinned = new Set(
+      (opts.pinnedImages ?? []).map((r) => {
+        try {
+          return normalizeReference(r);
+        } catch {
+          return r;
+        }
+      }),
+    );
+    this.fsInfoCacheMs = opts.fsInfoCacheMs ?? 10_000;
+    this.gcGraceMs = opts.gcGraceMs ?? 10 * 60 * 1000;
+    this.platform = opts.platform;
     this.registry = new RegistryClient({
       ...(opts.insecureRegistries ? { insecureRegistries: opts.insecureRegistries } : {}),
       ...(opts.platform ? { platform: opts.platform } : {}),
@@ -255,7 +281,7 @@ export class FileImageStore implements ImageStore {
       ...(user.uid !== undefined ? { uid: user.uid } : {}),
       username: user.username,
       spec: { image: record.id },
-      pinned: record.pinned ?? false,
+      pinned: (record.pinned ?? false) || record.repoTags.some((t) => this.pinned.has(t)),
     };
   }
 
@@ -283,7 +309,16 @@ export class FileImageStore implements ImageStore {
   }
 
   /** Usage of the store's directory (blobs and unpacked layers), counted like du: allocated blocks, hardlinks once. */
-  async imageFsInfo(): Promise<FilesystemUsage[]> {
+  imageFsInfo(): Promise<FilesystemUsage[]> {
+    const now = Date.now();
+    if (this.fsInfo && now - this.fsInfo.at < this.fsInfoCacheMs) return this.fsInfo.value;
+    const value = this.measureUsage();
+    this.fsInfo = { at: now, value };
+    value.catch(() => (this.fsInfo = undefined));
+    return value;
+  }
+
+  private async measureUsage(): Promise<FilesystemUsage[]> {
     await this.ensureDirs();
     const seen = new Set<string>();
     let used = 0n;
@@ -341,7 +376,7 @@ export class FileImageStore implements ImageStore {
   }
 
   /** Unpacks a layer blob into `layers/sha256/<diffid>` once; concurrent callers (and processes) share the result. */
-  private ensureLayer(diffId: string, blobDigest: string, signal?: AbortSignal): Promise<void> {
+  private ensureLayer(diffId: string, blobDigest: string, parentDiffIds: string[], signal?: AbortSignal): Promise<void> {
     const running = this.unpacks.get(diffId);
     if (running) return running;
     const p = (async () => {
@@ -351,7 +386,8 @@ export class FileImageStore implements ImageStore {
       await mkdir(tmp, { mode: 0o755 });
       try {
         const started = Date.now();
-        const result = await unpackLayer(await openLayerTar(this.blobPath(blobDigest), blobDigest), tmp, signal);
+        const parents = parentDiffIds.map((d) => this.layerPath(d)).reverse();
+        const result = await unpackLayer(await openLayerTar(this.blobPath(blobDigest), blobDigest), tmp, signal, { parents });
         if (result.diffId !== diffId) {
           throw new ImageFormatError(`layer ${blobDigest} unpacks to ${result.diffId}, but the image config says its DiffID is ${diffId}`);
         }
@@ -408,7 +444,7 @@ export class FileImageStore implements ImageStore {
     await mkdir(scratch);
     try {
       await extractArchive(file, scratch, opts.signal);
-      const images = await readArchive(scratch, opts.baseName ? { baseName: opts.baseName } : {});
+      const images = await readArchive(scratch, { ...(opts.baseName ? { baseName: opts.baseName } : {}), ...(this.platform ? { platform: this.platform } : {}) });
       const out: LocalImage[] = [];
       for (const img of images) out.push(await this.importOne(img, opts.signal));
       return out;
@@ -428,8 +464,10 @@ export class FileImageStore implements ImageStore {
     for (const [i, l] of img.layers.entries()) {
       const { digest, size } = await this.putBlobFile(l.file, l.digest, signal);
       const diffId = diffIds[i]!;
-      await this.ensureLayer(diffId, digest, signal);
-      layers.push({ digest, diffId, size, mediaType: l.mediaType });
+      await this.ensureLayer(diffId, digest, diffIds.slice(0, i), signal);
+      // docker-archive layers are usually plain tars, but some writers gzip them: describe what is stored.
+      const mediaType = img.manifest ? l.mediaType : (await sniffCompression(this.blobPath(digest))) === 'gzip' ? MediaType.ociLayerGzip : MediaType.ociLayer;
+      layers.push({ digest, diffId, size, mediaType });
     }
     let manifestDigest: string;
     if (img.manifest) {
@@ -502,7 +540,7 @@ export class FileImageStore implements ImageStore {
         const diffId = config.rootfs.diff_ids[i]!;
         if (!(await statOrUndefined(this.layerPath(diffId)))) {
           await this.download(ref, l, auth, signal);
-          await this.ensureLayer(diffId, l.digest, signal);
+          await this.ensureLayer(diffId, l.digest, config.rootfs.diff_ids.slice(0, i), signal);
         }
         layers.push({ digest: l.digest, diffId, size: l.size, mediaType: l.mediaType });
       }
@@ -569,7 +607,10 @@ export class FileImageStore implements ImageStore {
     log.info({ id: record.id, repoTags: record.repoTags }, 'image removed');
   }
 
-  /** Deletes what no image in `index` references. Runs under the store lock. */
+  /**
+   * Deletes what no image in `index` references. Runs under the store lock. Blobs and layers younger
+   * than gcGraceMs are left for a later collection (a pull in another process may still record them).
+   */
   private async collectGarbage(index: IndexFile): Promise<void> {
     const blobs = new Set<string>();
     const layers = new Set<string>();
@@ -582,12 +623,22 @@ export class FileImageStore implements ImageStore {
       }
     }
     const mounts = await mountedPaths();
+    const young = async (p: string) => {
+      const st = await lstat(p).catch(() => undefined);
+      return !st || Date.now() - st.ctimeMs < this.gcGraceMs;
+    };
+    for (const d of [...this.downloads.keys(), ...this.unpacks.keys()]) {
+      blobs.add(hexOf(d));
+      layers.add(hexOf(d));
+    }
     for (const hex of await readdir(join(this.root, 'blobs', 'sha256')).catch(() => [] as string[])) {
-      if (!blobs.has(hex)) await rm(join(this.root, 'blobs', 'sha256', hex), { force: true });
+      const p = join(this.root, 'blobs', 'sha256', hex);
+      if (!blobs.has(hex) && !(await young(p))) await rm(p, { force: true });
     }
     for (const hex of await readdir(join(this.root, 'layers', 'sha256')).catch(() => [] as string[])) {
       if (layers.has(hex)) continue;
       const dir = join(this.root, 'layers', 'sha256', hex);
+      if (await young(dir)) continue;
       if (mounts.includes(dir)) {
         log.warn({ layer: dir }, 'layer of a removed image is still mounted by a container; keeping it');
         continue;

@@ -3,6 +3,7 @@
 // `.wh..wh..opq` → the `trusted.overlay.opaque=y` xattr on its directory). Regular files, directories,
 // symlinks and hardlinks are written by Node; device nodes, fifos and the xattrs Node cannot create are
 // handed in one small tar to GNU tar (`--xattrs`), so a layer costs at most one child process.
+// Whiteout devices (0/0) need no privilege (Linux ≥ 5.8); other device nodes and trusted.* xattrs need root.
 import { spawn } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -78,16 +79,33 @@ export function layerPath(name: string): string | undefined {
 }
 
 const isRoot = process.getuid?.() === 0;
+/**
+ * Opaque directories are marked the way the overlay mount will read them: `trusted.overlay.opaque` for
+ * root's mounts; without root (trusted.* is out of reach) `user.overlay.opaque`, which overlayfs reads when
+ * mounted with `userxattr` (rootless overlay, kernel ≥ 5.11).
+ */
+export const OPAQUE_XATTR = isRoot ? 'trusted.overlay.opaque' : 'user.overlay.opaque';
+
+export interface UnpackOptions {
+  /**
+   * The unpacked layers below this one, top first. A directory the tar implies but does not list takes
+   * its mode, owner and time from the same directory there (as containerd's mkparent does), so the
+   * merged view does not change it.
+   */
+  parents?: readonly string[];
+}
 
 /**
  * Extracts `layer` (uncompressed tar bytes) into `dir` (which must exist and be empty) and returns the
  * DiffID. Paths never leave `dir`: parents that are symlinks are refused, as are `..` members.
  */
-export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSignal): Promise<UnpackResult> {
+export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSignal, opts: UnpackOptions = {}): Promise<UnpackResult> {
+  const parents = opts.parents ?? [];
   const tap = hashingTap();
   const extract = tar.extract();
   const dirMeta = new Map<string, PendingMeta>();
-  const specials: SpecialEntry[] = [];
+  // Keyed by path: a later member at the same path replaces the special one.
+  const specials = new Map<string, SpecialEntry>();
   const knownDirs = new Set<string>(['']);
   let whiteouts = 0;
   let opaqueDirs = 0;
@@ -106,8 +124,17 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
         if (e.code === 'ENOENT') return undefined;
         throw e;
       });
-      if (!st) await mkdir(abs(cur), { mode: 0o755 });
-      else if (!st.isDirectory()) throw new LayerError(`layer entry "${rel}" has a parent "${cur}" that is not a directory`);
+      if (!st) {
+        await mkdir(abs(cur), { mode: 0o755 });
+        if (!dirMeta.has(cur)) {
+          for (const parent of parents) {
+            const below = await lstat(join(parent, cur)).catch(() => undefined);
+            if (!below) continue;
+            if (below.isDirectory()) dirMeta.set(cur, { path: abs(cur), mode: below.mode & 0o7777, uid: below.uid, gid: below.gid, mtime: below.mtime });
+            break;
+          }
+        }
+      } else if (!st.isDirectory()) throw new LayerError(`layer entry "${rel}" has a parent "${cur}" that is not a directory`);
       knownDirs.add(cur);
     }
   };
@@ -115,8 +142,9 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
   // A later member replaces an earlier one at the same path (as tar does), except dir over dir.
   const clearPath = async (rel: string, keepDir: boolean) => {
     const st = await lstat(abs(rel)).catch(() => undefined);
+    if (keepDir && st?.isDirectory()) return;
+    for (const k of [...specials.keys()]) if (k === rel || k.startsWith(`${rel}/`)) specials.delete(k);
     if (!st) return;
-    if (keepDir && st.isDirectory()) return;
     await rm(abs(rel), { recursive: true, force: true });
     for (const d of knownDirs) if (d === rel || d.startsWith(`${rel}/`)) knownDirs.delete(d);
   };
@@ -145,20 +173,21 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
       if (base === WHITEOUT_OPAQUE) {
         opaqueDirs++;
         const st = parent === '' ? undefined : await lstat(abs(parent));
-        specials.push({
+        specials.set(parent === '' ? '.' : parent, {
           name: parent === '' ? '.' : parent,
           type: 'directory',
           mode: st ? st.mode & 0o7777 : 0o755,
           uid: st?.uid ?? 0,
           gid: st?.gid ?? 0,
           mtime: st?.mtime ?? new Date(0),
-          pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' },
+          pax: { [`SCHILY.xattr.${OPAQUE_XATTR}`]: 'y' },
         });
       } else if (!base.startsWith(WHITEOUT_META_PREFIX)) {
         whiteouts++;
         const target = parent === '' ? base.slice(WHITEOUT_PREFIX.length) : `${parent}/${base.slice(WHITEOUT_PREFIX.length)}`;
-        await clearPath(target, false);
-        specials.push({ name: target, type: 'character-device', mode: 0, uid: 0, gid: 0, mtime: new Date(0), devmajor: 0, devminor: 0 });
+        // A whiteout hides lower layers only: an entry of this same layer at that path stays (OCI image-spec).
+        if (await lstat(abs(target)).then(() => true, () => false)) return;
+        specials.set(target, { name: target, type: 'character-device', mode: 0, uid: 0, gid: 0, mtime: new Date(0), devmajor: 0, devminor: 0 });
       }
       return;
     }
@@ -206,7 +235,7 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
       case 'fifo': {
         body.resume();
         await clearPath(rel, false);
-        specials.push({
+        specials.set(rel, {
           name: rel,
           type,
           mode: (h.mode ?? 0o644) & 0o7777,
@@ -241,7 +270,7 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
     if ((err as Error).name === 'AbortError') throw err;
     throw new LayerError(`unpacking layer: ${(err as Error).message}`, { cause: err });
   }
-  if (specials.length > 0) await writeSpecials(dir, specials, signal);
+  if (specials.size > 0) await writeSpecials(dir, [...specials.values()], signal);
   // Directory modes and times last: writing children changed them; deepest first.
   for (const m of [...dirMeta.values()].sort((a, b) => b.path.length - a.path.length)) {
     if (isRoot) await lchown(m.path, m.uid, m.gid);
@@ -254,7 +283,7 @@ export async function unpackLayer(layer: Readable, dir: string, signal?: AbortSi
 /** Device nodes, fifos, overlay whiteouts and opaque markers, created by GNU tar (Node has no mknod or setxattr). */
 async function writeSpecials(dir: string, specials: SpecialEntry[], signal?: AbortSignal): Promise<void> {
   const pack = tar.pack();
-  const child = spawn('tar', ['--xattrs', '--xattrs-include=trusted.overlay.*', '--numeric-owner', '-xpf', '-', '-C', dir], {
+  const child = spawn('tar', ['--xattrs', `--xattrs-include=${OPAQUE_XATTR}`, '--numeric-owner', '-xpf', '-', '-C', dir], {
     stdio: ['pipe', 'ignore', 'pipe'],
     ...(signal ? { signal } : {}),
   });
@@ -277,7 +306,9 @@ async function writeSpecials(dir: string, specials: SpecialEntry[], signal?: Abo
         : `unpacking layer: running tar: ${err.message}`,
     );
   });
-  if (code !== 0) {
+  // GNU tar only warns (exit 0) when it cannot set an xattr; a missing opaque marker would silently show
+  // lower-layer files, so any complaint is a failure.
+  if (code !== 0 || /Cannot|Operation not permitted/.test(stderr)) {
     const why = stderr.trim().split('\n').slice(0, 3).join('; ');
     throw new LayerError(
       `unpacking layer: creating device nodes, overlay whiteouts or opaque directories failed${isRoot ? '' : ' (this needs root)'}: ${why}`,

@@ -1,7 +1,7 @@
 // `k8ts images …` run as separate processes against a data dir that a FileImageStore in this process
 // (standing in for the running kubelet) also uses.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { imageStoreRoot } from '../../../../src/cli/imagesCommand.js';
@@ -79,6 +79,19 @@ describe('k8ts images', () => {
     const missing = k8ts('images', 'rm', 'localhost/nothing:1', '--data-dir', dataDir);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no such image localhost\/nothing:1/);
+  });
+
+  it('two imports running at once into one store both land (the index is updated under a lock)', async () => {
+    const dir = join(tmp.path, 'concurrent');
+    const other = await buildBusyboxImage(join(tmp.path, 'other'), 'localhost/lab/other:1', { Cmd: ['/bin/true'] });
+    const run = (file: string) =>
+      new Promise<number | null>((resolve) => {
+        const c = spawn(process.execPath, ['--input-type=module', '-e', script, 'images', 'import', file, '--data-dir', dir], { stdio: 'ignore', env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } });
+        c.once('close', resolve);
+      });
+    assert.deepEqual(await Promise.all([run(busybox.dockerArchive), run(other.ociArchive)]), [0, 0]);
+    const store = new FileImageStore({ root: imageStoreRoot(dir) });
+    assert.deepEqual((await store.listImages()).flatMap((i) => i.repoTags).sort(), ['localhost/lab/busybox:1.35', 'localhost/lab/other:1']);
   });
 
   it('reports a bad archive and a failed pull in one line and exits 1', () => {

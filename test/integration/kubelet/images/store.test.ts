@@ -2,7 +2,7 @@
 // registry (Debian's docker-registry) on loopback. Needs root (mknod, trusted xattrs, mount), as CI runs.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -22,7 +22,7 @@ before(async () => {
 });
 
 function newStore(name: string): FileImageStore {
-  return new FileImageStore({ root: join(tmp.path, name, 'agent', 'images') });
+  return new FileImageStore({ root: join(tmp.path, name, 'agent', 'images'), gcGraceMs: 0 });
 }
 
 // Two layers: the second deletes a file (whiteout), makes a directory opaque, and exercises ownership,
@@ -126,6 +126,99 @@ describe('FileImageStore: importing archives', () => {
     assert.ok(existsSync(upper), 'a mounted layer is kept');
   });
 
+  it('without root, opaque directories carry user.overlay.opaque, which an overlay mounted with userxattr honours', async (t) => {
+    const nobodyDir = tempDir('k8ts-images-nobody-');
+    const merged = join(nobodyDir.path, 'merged');
+    t.after(() => {
+      if (readFileSync('/proc/self/mounts', 'utf8').includes(merged)) execFileSync('umount', [merged]);
+      nobodyDir.remove();
+    });
+    chmodSync(nobodyDir.path, 0o777);
+    await writeOciLayout(join(nobodyDir.path, 'l'), { refName: 'localhost/lab/rootless:1', layers: [lowerLayer, upperLayer] });
+    tarDirectory(join(nobodyDir.path, 'l'), join(nobodyDir.path, 'rootless.tar'));
+    chmodSync(join(nobodyDir.path, 'rootless.tar'), 0o644);
+    const storeModule = new URL('../../../../src/kubelet/images/store.js', import.meta.url).href;
+    const script = `const { FileImageStore } = await import(${JSON.stringify(storeModule)});
+const [img] = await new FileImageStore({ root: process.argv[1] }).importArchive(process.argv[2]);
+process.stdout.write(JSON.stringify(img.layers));`;
+    const out = execFileSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script, join(nobodyDir.path, 'store'), join(nobodyDir.path, 'rootless.tar')],
+      { encoding: 'utf8', env: { ...process.env, K8TS_LOG_LEVEL: 'warn' } },
+    );
+    const [lower, upper] = JSON.parse(out) as [string, string];
+    assert.ok(lstatSync(join(upper, 'a/gone')).isCharacterDevice(), 'whiteout devices need no privilege');
+    mkdirSync(merged);
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${upper}:${lower},userxattr`, merged]);
+    assert.deepEqual(readdirSync(join(merged, 'a')), ['keep']);
+    assert.deepEqual(readdirSync(join(merged, 'd')), ['new']);
+  });
+
+  it('a directory the tar only implies keeps the lower layer’s mode and owner; a whiteout never hides its own layer’s file', async () => {
+    const dir = join(tmp.path, 'implied');
+    await writeOciLayout(dir, {
+      refName: 'localhost/lab/implied:1',
+      layers: [
+        [
+          { name: 'd/', type: 'directory', mode: 0o700, uid: 1000, gid: 1000 },
+          { name: 'd/x', content: 'x' },
+          { name: 'd/y', content: 'y' },
+        ],
+        [
+          { name: 'd/.wh.x' },
+          { name: 'd/z', content: 'z' },
+          { name: '.wh.w' },
+          { name: 'w', content: 'written after its own whiteout' },
+        ],
+      ],
+    });
+    tarDirectory(dir, `${dir}.tar`);
+    const [img] = await newStore('implied').importArchive(`${dir}.tar`);
+    const upper = img!.layers[1]!;
+    const d = lstatSync(join(upper, 'd'));
+    assert.deepEqual([d.mode & 0o7777, d.uid, d.gid], [0o700, 1000, 1000]);
+    assert.ok(lstatSync(join(upper, 'd/x')).isCharacterDevice());
+    assert.equal(readFileSync(join(upper, 'w'), 'utf8'), 'written after its own whiteout');
+  });
+
+  it('imports a gzip-compressed docker-archive (docker save | gzip) and an OCI layout whose index.json points at a multi-platform index', async () => {
+    const store = newStore('gz');
+    writeFileSync(join(tmp.path, 'busybox.tar.gz'), gzipSync(readFileSync(busybox.dockerArchive)));
+    const [a] = await store.importArchive(join(tmp.path, 'busybox.tar.gz'));
+    assert.deepEqual(a?.repoTags, ['localhost/lab/busybox:1.35']);
+
+    const dir = join(tmp.path, 'nested');
+    const arm = await writeOciLayout(join(dir, 'arm'), { layers: [[{ name: 'arch', content: 'arm64' }]], architecture: 'arm64' });
+    const amd = await writeOciLayout(dir, { layers: [[{ name: 'arch', content: 'amd64' }]], architecture: 'amd64' });
+    execFileSync('sh', ['-c', `cp ${join(dir, 'arm', 'blobs', 'sha256')}/* ${join(dir, 'blobs', 'sha256')}/`]);
+    const size = (d: string) => lstatSync(join(dir, 'blobs', 'sha256', d.slice(7))).size;
+    const nested = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: arm.manifestDigest, size: size(arm.manifestDigest), platform: { os: 'linux', architecture: 'arm64' } },
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: amd.manifestDigest, size: size(amd.manifestDigest), platform: { os: 'linux', architecture: 'amd64' } },
+        ],
+      }),
+    );
+    const { createHash } = await import('node:crypto');
+    const nestedDigest = `sha256:${createHash('sha256').update(nested).digest('hex')}`;
+    writeFileSync(join(dir, 'blobs', 'sha256', nestedDigest.slice(7)), nested);
+    writeFileSync(
+      join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: nestedDigest, size: nested.length, annotations: { 'org.opencontainers.image.ref.name': 'localhost/lab/multi:1' } }],
+      }),
+    );
+    tarDirectory(dir, `${dir}.tar`);
+    const store2 = new FileImageStore({ root: join(tmp.path, 'nested-store'), platform: { os: 'linux', architecture: 'arm64' } });
+    const [b] = await store2.importArchive(`${dir}.tar`);
+    assert.equal(b?.id, arm.configDigest);
+    assert.equal(readFileSync(join(b!.layers[0]!, 'arch'), 'utf8'), 'arm64');
+  });
+
   it('removing an image deletes its blobs and layers but keeps layers another image shares', async () => {
     const store = newStore('remove');
     const base = join(tmp.path, 'rm-a');
@@ -144,6 +237,23 @@ describe('FileImageStore: importing archives', () => {
     await store.removeImage({ image: 'localhost/rm/b:1' }); // gone already: not an error, as CRI
     const [fs] = await store.imageFsInfo();
     assert.ok(fs && fs.usedBytes > 0n && fs.inodesUsed > 0n);
+  });
+
+  it('keeps unreferenced blobs and layers younger than the grace period (another process may be mid-pull)', async () => {
+    const store = new FileImageStore({ root: join(tmp.path, 'grace', 'agent', 'images') });
+    const dir = join(tmp.path, 'grace-a');
+    await writeOciLayout(dir, { refName: 'localhost/grace/a:1', layers: [[{ name: 'g', content: 'g' }]] });
+    tarDirectory(dir, `${dir}.tar`);
+    const [img] = await store.importArchive(`${dir}.tar`);
+    await store.removeImage({ image: img!.id });
+    assert.equal(await store.get(img!.id), undefined);
+    assert.ok(existsSync(img!.layers[0]!), 'a fresh layer survives the collection');
+  });
+
+  it('reports pinned images (e.g. the pause image) as pinned', async () => {
+    const store = new FileImageStore({ root: join(tmp.path, 'pinned', 'agent', 'images'), pinnedImages: ['localhost/lab/busybox:1.35'] });
+    await store.importArchive(busybox.ociArchive);
+    assert.equal((await store.imageStatus({ image: 'localhost/lab/busybox:1.35' }))?.pinned, true);
   });
 
   it('a second store on the same directory (another process) sees new images without a restart', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isImageId, normalizeReference, parseReference, ReferenceError, registryHost } from '../../../../src/kubelet/images/reference.js';
 import { imageUser } from '../../../../src/kubelet/images/store.js';
-import { basicCredentials, parseWwwAuthenticate } from '../../../../src/kubelet/images/registry.js';
+import { basicCredentials, parseWwwAuthenticate, RegistryClient } from '../../../../src/kubelet/images/registry.js';
 
 const D = 'sha256:' + 'a'.repeat(64);
 
@@ -69,4 +69,18 @@ describe('registry auth helpers', () => {
     assert.deepEqual(basicCredentials({ auth: Buffer.from('u2:p:w').toString('base64') }), { username: 'u2', password: 'p:w' });
     assert.equal(basicCredentials({}), undefined);
   });
+});
+
+describe('which registries are reached over plain HTTP', () => {
+  const client = new RegistryClient({ insecureRegistries: ['registry.lan:5000', 'plain.example'] });
+  const cases: [string, string][] = [
+    ['docker.io', 'https://registry-1.docker.io'],
+    ['localhost:5000', 'http://localhost:5000'],
+    ['127.0.0.1:39000', 'http://127.0.0.1:39000'],
+    ['[::1]:5000', 'http://[::1]:5000'],
+    ['registry.lan:5000', 'http://registry.lan:5000'],
+    ['plain.example:8443', 'http://plain.example:8443'],
+    ['ghcr.io', 'https://ghcr.io'],
+  ];
+  for (const [domain, want] of cases) it(`${domain} → ${want}`, () => assert.equal(client.baseUrl(domain), want));
 });
