@@ -443,12 +443,17 @@ export class ProcessRuntime implements ContainerRuntime {
       }
       if (unshareArgs.length) await execFileP('unshare', [...unshareArgs, ...(hostNet ? ['true'] : ['hostname', hostname])]);
       if (nsOpts.pid === 'POD') rec.pausePid = await this.startPidNamespaceHolder(dir);
-      if (!hostNet) await this.setUpNetwork(rec);
+      // The shim's start (a Node process) overlaps the CNI plugins' work.
+      const shim = this.ensureShim(rec);
+      const network = hostNet ? Promise.resolve() : this.setUpNetwork(rec);
+      const [shimResult, networkResult] = await Promise.allSettled([shim, network]);
+      if (networkResult.status === 'rejected') throw networkResult.reason;
+      if (shimResult.status === 'rejected') throw shimResult.reason;
       await this.saveSandbox(rec);
       this.sandboxes.set(id, rec);
-      await this.ensureShim(rec);
     } catch (err) {
-      await this.tearDownSandbox(rec).catch(() => undefined);
+      await this.tearDownSandbox(rec, true).catch(() => undefined);
+      await shimRequest(rec.shimSocket, { op: 'shutdown' }, 2000).catch(() => undefined);
       this.sandboxes.delete(id);
       await rm(dir, { recursive: true, force: true });
       if (err instanceof RuntimeError) throw err;
@@ -514,8 +519,11 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     rec.cniNetwork = this.network;
     try {
-      await addNetworkList(loopbackConflist(), this.cniRuntimeConf(rec, 'lo'), { binDir: this.cniBinDir });
-      rec.cniResult = await addNetworkList(this.network, this.cniRuntimeConf(rec, 'eth0'), { binDir: this.cniBinDir });
+      const [, result] = await Promise.all([
+        addNetworkList(loopbackConflist(), this.cniRuntimeConf(rec, 'lo'), { binDir: this.cniBinDir }),
+        addNetworkList(this.network, this.cniRuntimeConf(rec, 'eth0'), { binDir: this.cniBinDir }),
+      ]);
+      rec.cniResult = result;
     } catch (err) {
       throw new RuntimeError('NetworkSetupFailed', `failed to setup network for sandbox "${rec.id}": ${(err as Error).message}`, { cause: err });
     }
@@ -525,15 +533,16 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   /** Undoes everything a sandbox holds on the node; safe to repeat. */
-  private async tearDownSandbox(rec: SandboxRecord): Promise<void> {
-    const errors: string[] = [];
+  private async tearDownSandbox(rec: SandboxRecord, force = false): Promise<void> {
     if (rec.netnsPath) {
       if (rec.cniNetwork) {
         try {
           await delNetworkList(rec.cniNetwork, this.cniRuntimeConf(rec, 'eth0'), { binDir: this.cniBinDir }, rec.cniResult);
         } catch (err) {
-          errors.push(`CNI DEL: ${(err as Error).message}`);
+          // Keep the netns so a retry can release the IP (host-local would leak it otherwise).
+          if (!force) throw new RuntimeError('NetworkSetupFailed', `failed to destroy network for sandbox "${rec.id}": ${(err as Error).message}`, { cause: err });
         }
+        rec.cniNetwork = undefined;
       }
       if (rec.netnsPath.startsWith('/var/run/netns/') || rec.netnsPath.startsWith('/run/netns/')) {
         await execFileP('ip', ['netns', 'delete', rec.netnsPath.split('/').pop() ?? '']).catch(() => undefined);
@@ -551,7 +560,6 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     for (const p of [rec.utsPath, rec.ipcPath]) if (p) await execFileP('umount', [p]).catch(() => undefined);
     await execFileP('umount', [rec.shmDir]).catch(() => undefined);
-    if (errors.length) throw new RuntimeError('NetworkSetupFailed', `failed to destroy network for sandbox "${rec.id}": ${errors.join('; ')}`);
   }
 
   private async shimAlive(rec: SandboxRecord): Promise<boolean> {
@@ -732,7 +740,7 @@ export class ProcessRuntime implements ContainerRuntime {
       const spec = buildOciSpec({ config, image: img.config, rootfs, user, hostname, namespaces, cgroupsPath, runtimeMounts });
       await mkdir(join(dir, 'bundle'), { recursive: true });
       await writeFile(join(dir, 'bundle', 'config.json'), JSON.stringify(spec, null, 1));
-      const logPath = config.logPath ? join(sb.config.logDirectory, config.logPath) : '/dev/null';
+      const logPath = config.logPath && sb.config.logDirectory ? join(sb.config.logDirectory, config.logPath) : '/dev/null';
       const shimSpec: ShimContainerSpec = {
         id,
         ociBinary: sb.ociBinary,
@@ -755,7 +763,7 @@ export class ProcessRuntime implements ContainerRuntime {
         imageRef: img.id,
         stopSignal: img.config.StopSignal || 'SIGTERM',
         createdAt: nowNanos().toString(),
-        logPath: config.logPath ? logPath : '',
+        logPath: logPath === '/dev/null' ? '' : logPath,
         rootfs,
         cgroupsPath,
         ociBinary: sb.ociBinary,
