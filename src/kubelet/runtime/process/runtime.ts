@@ -215,6 +215,7 @@ export class ProcessRuntime implements ContainerRuntime {
   private readonly cgroupV: 1 | 2 = cgroupVersion();
   private readonly shimScript = fileURLToPath(new URL('./shim.js', import.meta.url));
   private network?: CniNetworkConfList;
+  private spare?: Promise<string>;
 
   constructor(private readonly opts: ProcessRuntimeOptions) {
     this.netnsDir = opts.cni.netnsDir ?? '/var/run/netns';
@@ -259,6 +260,13 @@ export class ProcessRuntime implements ContainerRuntime {
     await mkdir(this.sandboxesDir, { recursive: true });
     await mkdir(this.containersDir, { recursive: true });
     await mkdir(join(this.opts.root, 'run'), { recursive: true });
+    // Spares left by a runtime object that was not closed (a crashed kubelet).
+    for (const name of await readdir(join(this.opts.root, 'run'))) {
+      if (!/^spare-[0-9a-f]+\.sock$/.test(name)) continue;
+      const socket = join(this.opts.root, 'run', name);
+      await shimRequest(socket, { op: 'shutdown' }, 2000).catch(() => undefined);
+      await rm(socket, { force: true });
+    }
     for (const id of await readdir(this.sandboxesDir)) {
       if (!ID_RE.test(id)) continue;
       try {
@@ -420,6 +428,8 @@ export class ProcessRuntime implements ContainerRuntime {
     };
     if (Buffer.byteLength(rec.shimSocket) > 107) throw new RuntimeError('InvalidArgument', `runtime root ${this.opts.root} is too long for unix socket paths`);
     const hostname = hostNet ? osHostname() : config.hostname || config.metadata.name;
+    const t0 = performance.now();
+    const phase = (what: string) => log.debug({ id, ms: Math.round(performance.now() - t0) }, what);
     try {
       await writeFile(rec.hostnameFile, `${hostname}\n`);
       await writeFile(rec.resolvFile, resolvConf(config.dnsConfig) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => '')));
@@ -441,11 +451,13 @@ export class ProcessRuntime implements ContainerRuntime {
         await writeFile(rec.ipcPath, '');
         unshareArgs.push(`--ipc=${rec.ipcPath}`);
       }
+      phase('files and shm');
       if (unshareArgs.length) await execFileP('unshare', [...unshareArgs, ...(hostNet ? ['true'] : ['hostname', hostname])]);
+      phase('uts/ipc namespaces');
       if (nsOpts.pid === 'POD') rec.pausePid = await this.startPidNamespaceHolder(dir);
       // The shim's start (a Node process) overlaps the CNI plugins' work.
-      const shim = this.ensureShim(rec);
-      const network = hostNet ? Promise.resolve() : this.setUpNetwork(rec);
+      const shim = this.ensureShim(rec).then(() => phase('shim'));
+      const network = hostNet ? Promise.resolve() : this.setUpNetwork(rec).then(() => phase('network'));
       const [shimResult, networkResult] = await Promise.allSettled([shim, network]);
       if (networkResult.status === 'rejected') throw networkResult.reason;
       if (shimResult.status === 'rejected') throw shimResult.reason;
@@ -517,11 +529,15 @@ export class ProcessRuntime implements ContainerRuntime {
       await writeFile(rec.netnsPath, '');
       await execFileP('unshare', [`--net=${rec.netnsPath}`, 'true']);
     }
-    rec.cniNetwork = this.network;
+    // portmap's ADD is a no-op without hostPorts; skipping it saves a plugin run (and its DEL) per pod.
+    const hasHostPorts = rec.config.portMappings.some((p) => p.hostPort > 0);
+    rec.cniNetwork = hasHostPorts
+      ? this.network
+      : { ...this.network, plugins: this.network.plugins.filter((p) => !(p.type === 'portmap' && p.capabilities?.portMappings)) };
     try {
       const [, result] = await Promise.all([
         addNetworkList(loopbackConflist(), this.cniRuntimeConf(rec, 'lo'), { binDir: this.cniBinDir }),
-        addNetworkList(this.network, this.cniRuntimeConf(rec, 'eth0'), { binDir: this.cniBinDir }),
+        addNetworkList(rec.cniNetwork, this.cniRuntimeConf(rec, 'eth0'), { binDir: this.cniBinDir }),
       ]);
       rec.cniResult = result;
     } catch (err) {
@@ -574,11 +590,32 @@ export class ProcessRuntime implements ContainerRuntime {
   private async ensureShim(rec: SandboxRecord): Promise<void> {
     if (existsSync(rec.shimSocket) && (await this.shimAlive(rec))) return;
     const dir = this.sandboxDir(rec.id);
-    const logFd = openSync(join(dir, 'shim.log'), 'a');
-    const child = spawn(process.execPath, ['--max-old-space-size=64', this.shimScript, rec.shimSocket, dir], {
+    // A spare shim hides Node's start-up time from pod start-up.
+    const spare = this.spare;
+    this.spare = undefined;
+    const spareSocket = spare ? await spare.catch(() => undefined) : undefined;
+    this.spare = this.spawnSpare();
+    if (spareSocket) {
+      const reply = await shimRequest(spareSocket, { op: 'adopt', socket: rec.shimSocket, sandboxDir: dir }, 5000).catch(() => undefined);
+      await rm(spareSocket, { force: true });
+      if (reply?.ok) return;
+    }
+    await this.spawnShim(rec.shimSocket, dir, join(dir, 'shim.log'));
+  }
+
+  private spawnSpare(): Promise<string> {
+    const socket = join(this.opts.root, 'run', `spare-${randomBytes(6).toString('hex')}.sock`);
+    const p = this.spawnShim(socket, '--spare', join(this.opts.root, 'run', 'spare-shim.log')).then(() => socket);
+    p.catch((err) => log.warn({ err }, 'could not start a spare shim'));
+    return p;
+  }
+
+  private async spawnShim(socket: string, dirArg: string, logFile: string): Promise<void> {
+    const logFd = openSync(logFile, 'a');
+    const child = spawn(process.execPath, ['--max-old-space-size=64', this.shimScript, socket, dirArg], {
       detached: true,
       stdio: ['ignore', 'pipe', logFd],
-      cwd: dir,
+      cwd: '/',
     });
     closeSync(logFd);
     await new Promise<void>((resolve, reject) => {
@@ -593,7 +630,7 @@ export class ProcessRuntime implements ContainerRuntime {
       });
       child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`the pod shim exited with ${code}; see ${join(dir, 'shim.log')}`));
+        reject(new Error(`the pod shim exited with ${code}; see ${logFile}`));
       });
     });
     child.removeAllListeners('exit');
@@ -1123,6 +1160,13 @@ export class ProcessRuntime implements ContainerRuntime {
   /** Nothing to stop: shims and containers outlive the runtime object, like containerd's shims. */
   async close(): Promise<void> {
     await this.loaded.catch(() => undefined);
+    const spare = this.spare;
+    this.spare = undefined;
+    const socket = spare ? await spare.catch(() => undefined) : undefined;
+    if (socket) {
+      await shimRequest(socket, { op: 'shutdown' }, 2000).catch(() => undefined);
+      await rm(socket, { force: true });
+    }
   }
 }
 

@@ -38,7 +38,9 @@ export type ShimRequest =
   | { op: 'resize'; id: string; width: number; height: number }
   | { op: 'reopenLog'; id: string }
   | { op: 'forget'; id: string }
-  | { op: 'shutdown' };
+  | { op: 'shutdown' }
+  /** A spare shim (started ahead of need) takes on a sandbox: it moves to the sandbox's socket. */
+  | { op: 'adopt'; socket: string; sandboxDir: string };
 
 export type ShimReply = { ok: true; pid?: number; startedAt?: string; shimPid?: number } | { ok: false; message: string };
 
