@@ -285,6 +285,7 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     this.network = await loadDefaultNetwork(this.opts.cni.confDir);
     if (!this.network && this.opts.cni.podCIDR) await this.writeNetwork(this.opts.cni.podCIDR);
+    if (this.handlers.length > 0) this.spare = this.spawnSpare();
   }
 
   private async saveSandbox(s: SandboxRecord): Promise<void> {
