@@ -52,7 +52,8 @@ import {
   type StreamOptions,
   type VersionInfo,
 } from '../types.js';
-import { cgroupUsage, cgroupVersion, oomCounterFile, removeCgroup } from './cgroups.js';
+import { cgroupUsage, cgroupVersion, createCgroup, oomCounterFile, removeCgroup } from './cgroups.js';
+import { nsenterExecArgv, unshareArgv } from './unshareInit.js';
 import { SpecError, buildOciSpec, parseGroup, parsePasswd, resolveUser, type SpecNamespaces } from './ociSpec.js';
 import {
   FRAME_CLOSE_STDIN,
@@ -74,7 +75,8 @@ const execFileP = promisify(execFile);
 const log = logger('process-runtime');
 
 export const RUNTIME_NAME = 'k8ts-process';
-export type OciRuntimeChoice = 'runc' | 'crun' | 'auto';
+/** `unshare` = util-linux namespaces + own cgroups, no OCI runtime (isolation-lite); auto picks it only when neither runc nor crun exists. */
+export type OciRuntimeChoice = 'runc' | 'crun' | 'unshare' | 'auto';
 
 export interface ProcessRuntimeOptions {
   /** State directory (`<dataDir>/agent/runtime`). */
@@ -232,7 +234,11 @@ export class ProcessRuntime implements ContainerRuntime {
     if (runc) this.ociBinaries.set('runc', runc);
     if (crun) this.ociBinaries.set('crun', crun);
     const choice = opts.ociRuntime ?? 'auto';
-    const def = choice === 'auto' ? (runc ?? crun) : this.ociBinaries.get(choice);
+    let def = choice === 'auto' ? (runc ?? crun) : this.ociBinaries.get(choice);
+    if (choice === 'unshare' || (choice === 'auto' && !def)) {
+      def = which('unshare');
+      if (def) log.warn('no OCI runtime in use: containers run with util-linux unshare/nsenter (no capability drop, no seccomp, no masked paths)');
+    }
     if (def) this.ociBinaries.set('', def);
     this.handlers = [...this.ociBinaries.keys()];
     this.loaded = this.load();
@@ -793,6 +799,10 @@ export class ProcessRuntime implements ContainerRuntime {
         ociLog: join(dir, 'oci.log'),
         oomFile: oomCounterFile(cgroupsPath, this.cgroupV),
       };
+      if (isUnshare(sb.ociBinary)) {
+        const cgroupProcs = createCgroup(cgroupsPath, config.linux.resources, this.cgroupV);
+        shimSpec.command = unshareArgv({ spec, cgroupProcs, pidFile: shimSpec.pidFile });
+      }
       await writeFile(join(dir, 'shim.json'), JSON.stringify(shimSpec));
       const rec: ContainerRecord = {
         id,
@@ -840,6 +850,14 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   private async ociKill(c: ContainerRecord, signal: string): Promise<void> {
+    if (isUnshare(c.ociBinary)) {
+      try {
+        if (c.pid) process.kill(c.pid, signal as NodeJS.Signals);
+      } catch {
+        /* gone */
+      }
+      return;
+    }
     await execFileP(c.ociBinary, ['--root', this.ociRoot, 'kill', c.id, signal.replace(/^SIG/, '')]).catch(() => undefined);
   }
 
@@ -984,7 +1002,11 @@ export class ProcessRuntime implements ContainerRuntime {
 
   private execArgv(c: ContainerRecord, cmd: string[], tty: boolean): string[] {
     if (cmd.length === 0) throw new RuntimeError('InvalidArgument', 'exec command must not be empty');
-    const argv = [c.ociBinary, '--root', this.ociRoot, 'exec', ...(tty ? ['--tty'] : []), c.id, ...cmd];
+    let argv = [c.ociBinary, '--root', this.ociRoot, 'exec', ...(tty ? ['--tty'] : []), c.id, ...cmd];
+    if (isUnshare(c.ociBinary)) {
+      const spec = JSON.parse(readFileSync(join(this.containerDir(c.id), 'bundle', 'config.json'), 'utf8')) as { process: { user: { uid: number; gid: number }; env: string[] } };
+      argv = nsenterExecArgv(c.pid ?? 0, spec.process.user, spec.process.env, cmd);
+    }
     return tty ? underPty(argv) : argv;
   }
 
@@ -1183,6 +1205,10 @@ function crunUnsupportedReason(): string | undefined {
     /* no unified mount: pure v1 or pure v2 */
   }
   return undefined;
+}
+
+function isUnshare(bin: string): boolean {
+  return bin.endsWith('/unshare');
 }
 
 async function duBytes(dir: string): Promise<{ bytes: bigint; inodes: bigint }> {

@@ -116,7 +116,7 @@ async function startContainer(dir: string): Promise<ShimReply> {
   if (running.has(spec.id)) return { ok: false, message: `container ${spec.id} is already running` };
   const runArgv = [spec.ociBinary, '--root', spec.ociRoot, '--log', spec.ociLog, '--log-format', 'json', 'run', '--keep', '--bundle', spec.bundle, '--pid-file', spec.pidFile, spec.id];
   if (spec.ociBinary.endsWith('crun')) runArgv.splice(runArgv.indexOf('--keep'), 1);
-  const argv = spec.tty ? underPty(runArgv) : runArgv;
+  const argv = spec.tty ? underPty(spec.command ?? runArgv) : (spec.command ?? runArgv);
   const child = spawn(argv[0] ?? '', argv.slice(1), {
     stdio: [spec.stdin || spec.tty ? 'pipe' : 'ignore', 'pipe', spec.tty ? 'ignore' : 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TERM: 'xterm' },
@@ -166,7 +166,8 @@ function finishContainer(r: Running, code: number | null, signal: NodeJS.Signals
   const record: ShimExitRecord = { exitCode, finishedAt, oomKilled: oom };
   const err = exitCode !== 0 ? ociLogError(r.spec) : '';
   if (err) record.message = err;
-  execFile(r.spec.ociBinary, ['--root', r.spec.ociRoot, 'delete', '--force', r.spec.id], () => {
+  const cleanup = (done: () => void) => (r.spec.command ? done() : void execFile(r.spec.ociBinary, ['--root', r.spec.ociRoot, 'delete', '--force', r.spec.id], () => done()));
+  cleanup(() => {
     writeJsonAtomic(r.spec.exitFile, record);
     r.exited = true;
     for (const a of r.attached) a.socket.end(encodeFrame(FRAME_EXIT, JSON.stringify({ exitCode })));

@@ -20,6 +20,8 @@ export interface ShimContainerSpec {
   ociLog: string;
   /** cgroup v1 `memory.oom_control` or v2 `memory.events` of the container, for the OOM verdict. */
   oomFile?: string;
+  /** The whole argv to run instead of `<ociBinary> run …` (the unshare fallback); no `delete` afterwards. */
+  command?: string[];
 }
 
 /** `<containerDir>/exit.json`, written once by the shim when the container's process is gone. */
