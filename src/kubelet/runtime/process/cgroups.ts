@@ -1,6 +1,6 @@
 // cgroupfs paths for the cgroupfs driver, v1 (one hierarchy per controller) and v2 (unified),
 // and the few files the runtime reads: the OOM-kill counter and CPU/memory usage for stats.
-import { readFileSync, rmdirSync, statfsSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, rmdirSync, statfsSync, readdirSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -112,4 +112,42 @@ export function cgroupUsage(cgroupsPath: string, version = cgroupVersion()): Cgr
     pageFaults: stat.get('total_pgfault'),
     majorPageFaults: stat.get('total_pgmajfault'),
   };
+}
+
+/**
+ * Creates the container's cgroup with its limits (for the `unshare` fallback, where no OCI runtime
+ * does it) and returns the `cgroup.procs` files the process must join.
+ */
+export function createCgroup(
+  cgroupsPath: string,
+  r: { memoryLimitInBytes?: number; cpuShares?: number; cpuQuota?: number; cpuPeriod?: number },
+  version = cgroupVersion(),
+): string[] {
+  const write = (file: string, value: string | number) => writeFileSync(file, String(value));
+  if (version === 2) {
+    const dir = join(CGROUP_ROOT, cgroupsPath);
+    mkdirSync(dir, { recursive: true });
+    if (r.memoryLimitInBytes) write(join(dir, 'memory.max'), r.memoryLimitInBytes);
+    if (r.cpuQuota && r.cpuQuota > 0) write(join(dir, 'cpu.max'), `${r.cpuQuota} ${r.cpuPeriod ?? 100000}`);
+    // cgroup v1 shares [2, 262144] → v2 weight [1, 10000], as runc converts them.
+    if (r.cpuShares) write(join(dir, 'cpu.weight'), Math.round(1 + ((r.cpuShares - 2) * 9999) / 262142));
+    return [join(dir, 'cgroup.procs')];
+  }
+  const procs: string[] = [];
+  for (const ctl of ['memory', 'cpu', 'cpuacct', 'pids']) {
+    const base = join(CGROUP_ROOT, ctl);
+    if (!existsSync(base)) continue;
+    const dir = join(base, cgroupsPath);
+    mkdirSync(dir, { recursive: true });
+    procs.push(join(dir, 'cgroup.procs'));
+  }
+  const mem = join(CGROUP_ROOT, 'memory', cgroupsPath);
+  if (r.memoryLimitInBytes && existsSync(mem)) write(join(mem, 'memory.limit_in_bytes'), r.memoryLimitInBytes);
+  const cpu = join(CGROUP_ROOT, 'cpu', cgroupsPath);
+  if (existsSync(cpu)) {
+    if (r.cpuShares) write(join(cpu, 'cpu.shares'), r.cpuShares);
+    if (r.cpuPeriod) write(join(cpu, 'cpu.cfs_period_us'), r.cpuPeriod);
+    if (r.cpuQuota && r.cpuQuota > 0) write(join(cpu, 'cpu.cfs_quota_us'), r.cpuQuota);
+  }
+  return procs;
 }

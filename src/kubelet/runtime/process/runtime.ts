@@ -52,7 +52,8 @@ import {
   type StreamOptions,
   type VersionInfo,
 } from '../types.js';
-import { cgroupUsage, cgroupVersion, oomCounterFile, removeCgroup } from './cgroups.js';
+import { cgroupUsage, cgroupVersion, createCgroup, oomCounterFile, removeCgroup } from './cgroups.js';
+import { nsenterExecArgv, unshareArgv } from './unshareInit.js';
 import { SpecError, buildOciSpec, parseGroup, parsePasswd, resolveUser, type SpecNamespaces } from './ociSpec.js';
 import {
   FRAME_CLOSE_STDIN,
@@ -74,7 +75,8 @@ const execFileP = promisify(execFile);
 const log = logger('process-runtime');
 
 export const RUNTIME_NAME = 'k8ts-process';
-export type OciRuntimeChoice = 'runc' | 'crun' | 'auto';
+/** `unshare` = util-linux namespaces + own cgroups, no OCI runtime (isolation-lite); auto picks it only when neither runc nor crun exists. */
+export type OciRuntimeChoice = 'runc' | 'crun' | 'unshare' | 'auto';
 
 export interface ProcessRuntimeOptions {
   /** State directory (`<dataDir>/agent/runtime`). */
@@ -215,6 +217,7 @@ export class ProcessRuntime implements ContainerRuntime {
   private readonly cgroupV: 1 | 2 = cgroupVersion();
   private readonly shimScript = fileURLToPath(new URL('./shim.js', import.meta.url));
   private network?: CniNetworkConfList;
+  private spare?: Promise<string>;
 
   constructor(private readonly opts: ProcessRuntimeOptions) {
     this.netnsDir = opts.cni.netnsDir ?? '/var/run/netns';
@@ -231,7 +234,11 @@ export class ProcessRuntime implements ContainerRuntime {
     if (runc) this.ociBinaries.set('runc', runc);
     if (crun) this.ociBinaries.set('crun', crun);
     const choice = opts.ociRuntime ?? 'auto';
-    const def = choice === 'auto' ? (runc ?? crun) : this.ociBinaries.get(choice);
+    let def = choice === 'auto' ? (runc ?? crun) : this.ociBinaries.get(choice);
+    if (choice === 'unshare' || (choice === 'auto' && !def)) {
+      def = which('unshare');
+      if (def) log.warn('no OCI runtime in use: containers run with util-linux unshare/nsenter (no capability drop, no seccomp, no masked paths)');
+    }
     if (def) this.ociBinaries.set('', def);
     this.handlers = [...this.ociBinaries.keys()];
     this.loaded = this.load();
@@ -259,6 +266,13 @@ export class ProcessRuntime implements ContainerRuntime {
     await mkdir(this.sandboxesDir, { recursive: true });
     await mkdir(this.containersDir, { recursive: true });
     await mkdir(join(this.opts.root, 'run'), { recursive: true });
+    // Spares left by a runtime object that was not closed (a crashed kubelet).
+    for (const name of await readdir(join(this.opts.root, 'run'))) {
+      if (!/^spare-[0-9a-f]+\.sock$/.test(name)) continue;
+      const socket = join(this.opts.root, 'run', name);
+      await shimRequest(socket, { op: 'shutdown' }, 2000).catch(() => undefined);
+      await rm(socket, { force: true });
+    }
     for (const id of await readdir(this.sandboxesDir)) {
       if (!ID_RE.test(id)) continue;
       try {
@@ -277,6 +291,7 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     this.network = await loadDefaultNetwork(this.opts.cni.confDir);
     if (!this.network && this.opts.cni.podCIDR) await this.writeNetwork(this.opts.cni.podCIDR);
+    if (this.handlers.length > 0) this.spare = this.spawnSpare();
   }
 
   private async saveSandbox(s: SandboxRecord): Promise<void> {
@@ -420,6 +435,8 @@ export class ProcessRuntime implements ContainerRuntime {
     };
     if (Buffer.byteLength(rec.shimSocket) > 107) throw new RuntimeError('InvalidArgument', `runtime root ${this.opts.root} is too long for unix socket paths`);
     const hostname = hostNet ? osHostname() : config.hostname || config.metadata.name;
+    const t0 = performance.now();
+    const phase = (what: string) => log.debug({ id, ms: Math.round(performance.now() - t0) }, what);
     try {
       await writeFile(rec.hostnameFile, `${hostname}\n`);
       await writeFile(rec.resolvFile, resolvConf(config.dnsConfig) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => '')));
@@ -441,14 +458,21 @@ export class ProcessRuntime implements ContainerRuntime {
         await writeFile(rec.ipcPath, '');
         unshareArgs.push(`--ipc=${rec.ipcPath}`);
       }
+      phase('files and shm');
       if (unshareArgs.length) await execFileP('unshare', [...unshareArgs, ...(hostNet ? ['true'] : ['hostname', hostname])]);
+      phase('uts/ipc namespaces');
       if (nsOpts.pid === 'POD') rec.pausePid = await this.startPidNamespaceHolder(dir);
-      if (!hostNet) await this.setUpNetwork(rec);
+      // The shim's start (a Node process) overlaps the CNI plugins' work.
+      const shim = this.ensureShim(rec).then(() => phase('shim'));
+      const network = hostNet ? Promise.resolve() : this.setUpNetwork(rec).then(() => phase('network'));
+      const [shimResult, networkResult] = await Promise.allSettled([shim, network]);
+      if (networkResult.status === 'rejected') throw networkResult.reason;
+      if (shimResult.status === 'rejected') throw shimResult.reason;
       await this.saveSandbox(rec);
       this.sandboxes.set(id, rec);
-      await this.ensureShim(rec);
     } catch (err) {
-      await this.tearDownSandbox(rec).catch(() => undefined);
+      await this.tearDownSandbox(rec, true).catch(() => undefined);
+      await shimRequest(rec.shimSocket, { op: 'shutdown' }, 2000).catch(() => undefined);
       this.sandboxes.delete(id);
       await rm(dir, { recursive: true, force: true });
       if (err instanceof RuntimeError) throw err;
@@ -512,10 +536,17 @@ export class ProcessRuntime implements ContainerRuntime {
       await writeFile(rec.netnsPath, '');
       await execFileP('unshare', [`--net=${rec.netnsPath}`, 'true']);
     }
-    rec.cniNetwork = this.network;
+    // portmap's ADD is a no-op without hostPorts; skipping it saves a plugin run (and its DEL) per pod.
+    const hasHostPorts = rec.config.portMappings.some((p) => p.hostPort > 0);
+    rec.cniNetwork = hasHostPorts
+      ? this.network
+      : { ...this.network, plugins: this.network.plugins.filter((p) => !(p.type === 'portmap' && p.capabilities?.portMappings)) };
     try {
-      await addNetworkList(loopbackConflist(), this.cniRuntimeConf(rec, 'lo'), { binDir: this.cniBinDir });
-      rec.cniResult = await addNetworkList(this.network, this.cniRuntimeConf(rec, 'eth0'), { binDir: this.cniBinDir });
+      const [, result] = await Promise.all([
+        addNetworkList(loopbackConflist(), this.cniRuntimeConf(rec, 'lo'), { binDir: this.cniBinDir }),
+        addNetworkList(rec.cniNetwork, this.cniRuntimeConf(rec, 'eth0'), { binDir: this.cniBinDir }),
+      ]);
+      rec.cniResult = result;
     } catch (err) {
       throw new RuntimeError('NetworkSetupFailed', `failed to setup network for sandbox "${rec.id}": ${(err as Error).message}`, { cause: err });
     }
@@ -525,15 +556,16 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   /** Undoes everything a sandbox holds on the node; safe to repeat. */
-  private async tearDownSandbox(rec: SandboxRecord): Promise<void> {
-    const errors: string[] = [];
+  private async tearDownSandbox(rec: SandboxRecord, force = false): Promise<void> {
     if (rec.netnsPath) {
       if (rec.cniNetwork) {
         try {
           await delNetworkList(rec.cniNetwork, this.cniRuntimeConf(rec, 'eth0'), { binDir: this.cniBinDir }, rec.cniResult);
         } catch (err) {
-          errors.push(`CNI DEL: ${(err as Error).message}`);
+          // Keep the netns so a retry can release the IP (host-local would leak it otherwise).
+          if (!force) throw new RuntimeError('NetworkSetupFailed', `failed to destroy network for sandbox "${rec.id}": ${(err as Error).message}`, { cause: err });
         }
+        rec.cniNetwork = undefined;
       }
       if (rec.netnsPath.startsWith('/var/run/netns/') || rec.netnsPath.startsWith('/run/netns/')) {
         await execFileP('ip', ['netns', 'delete', rec.netnsPath.split('/').pop() ?? '']).catch(() => undefined);
@@ -551,7 +583,6 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     for (const p of [rec.utsPath, rec.ipcPath]) if (p) await execFileP('umount', [p]).catch(() => undefined);
     await execFileP('umount', [rec.shmDir]).catch(() => undefined);
-    if (errors.length) throw new RuntimeError('NetworkSetupFailed', `failed to destroy network for sandbox "${rec.id}": ${errors.join('; ')}`);
   }
 
   private async shimAlive(rec: SandboxRecord): Promise<boolean> {
@@ -566,11 +597,32 @@ export class ProcessRuntime implements ContainerRuntime {
   private async ensureShim(rec: SandboxRecord): Promise<void> {
     if (existsSync(rec.shimSocket) && (await this.shimAlive(rec))) return;
     const dir = this.sandboxDir(rec.id);
-    const logFd = openSync(join(dir, 'shim.log'), 'a');
-    const child = spawn(process.execPath, ['--max-old-space-size=64', this.shimScript, rec.shimSocket, dir], {
+    // A spare shim hides Node's start-up time from pod start-up.
+    const spare = this.spare;
+    this.spare = undefined;
+    const spareSocket = spare ? await spare.catch(() => undefined) : undefined;
+    this.spare = this.spawnSpare();
+    if (spareSocket) {
+      const reply = await shimRequest(spareSocket, { op: 'adopt', socket: rec.shimSocket, sandboxDir: dir }, 5000).catch(() => undefined);
+      await rm(spareSocket, { force: true });
+      if (reply?.ok) return;
+    }
+    await this.spawnShim(rec.shimSocket, dir, join(dir, 'shim.log'));
+  }
+
+  private spawnSpare(): Promise<string> {
+    const socket = join(this.opts.root, 'run', `spare-${randomBytes(6).toString('hex')}.sock`);
+    const p = this.spawnShim(socket, '--spare', join(this.opts.root, 'run', 'spare-shim.log')).then(() => socket);
+    p.catch((err) => log.warn({ err }, 'could not start a spare shim'));
+    return p;
+  }
+
+  private async spawnShim(socket: string, dirArg: string, logFile: string): Promise<void> {
+    const logFd = openSync(logFile, 'a');
+    const child = spawn(process.execPath, ['--max-old-space-size=64', this.shimScript, socket, dirArg], {
       detached: true,
       stdio: ['ignore', 'pipe', logFd],
-      cwd: dir,
+      cwd: '/',
     });
     closeSync(logFd);
     await new Promise<void>((resolve, reject) => {
@@ -585,7 +637,7 @@ export class ProcessRuntime implements ContainerRuntime {
       });
       child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`the pod shim exited with ${code}; see ${join(dir, 'shim.log')}`));
+        reject(new Error(`the pod shim exited with ${code}; see ${logFile}`));
       });
     });
     child.removeAllListeners('exit');
@@ -732,7 +784,7 @@ export class ProcessRuntime implements ContainerRuntime {
       const spec = buildOciSpec({ config, image: img.config, rootfs, user, hostname, namespaces, cgroupsPath, runtimeMounts });
       await mkdir(join(dir, 'bundle'), { recursive: true });
       await writeFile(join(dir, 'bundle', 'config.json'), JSON.stringify(spec, null, 1));
-      const logPath = config.logPath ? join(sb.config.logDirectory, config.logPath) : '/dev/null';
+      const logPath = config.logPath && sb.config.logDirectory ? join(sb.config.logDirectory, config.logPath) : '/dev/null';
       const shimSpec: ShimContainerSpec = {
         id,
         ociBinary: sb.ociBinary,
@@ -747,6 +799,10 @@ export class ProcessRuntime implements ContainerRuntime {
         ociLog: join(dir, 'oci.log'),
         oomFile: oomCounterFile(cgroupsPath, this.cgroupV),
       };
+      if (isUnshare(sb.ociBinary)) {
+        const cgroupProcs = createCgroup(cgroupsPath, config.linux.resources, this.cgroupV);
+        shimSpec.command = unshareArgv({ spec, cgroupProcs, pidFile: shimSpec.pidFile });
+      }
       await writeFile(join(dir, 'shim.json'), JSON.stringify(shimSpec));
       const rec: ContainerRecord = {
         id,
@@ -755,7 +811,7 @@ export class ProcessRuntime implements ContainerRuntime {
         imageRef: img.id,
         stopSignal: img.config.StopSignal || 'SIGTERM',
         createdAt: nowNanos().toString(),
-        logPath: config.logPath ? logPath : '',
+        logPath: logPath === '/dev/null' ? '' : logPath,
         rootfs,
         cgroupsPath,
         ociBinary: sb.ociBinary,
@@ -794,6 +850,14 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   private async ociKill(c: ContainerRecord, signal: string): Promise<void> {
+    if (isUnshare(c.ociBinary)) {
+      try {
+        if (c.pid) process.kill(c.pid, signal as NodeJS.Signals);
+      } catch {
+        /* gone */
+      }
+      return;
+    }
     await execFileP(c.ociBinary, ['--root', this.ociRoot, 'kill', c.id, signal.replace(/^SIG/, '')]).catch(() => undefined);
   }
 
@@ -938,7 +1002,11 @@ export class ProcessRuntime implements ContainerRuntime {
 
   private execArgv(c: ContainerRecord, cmd: string[], tty: boolean): string[] {
     if (cmd.length === 0) throw new RuntimeError('InvalidArgument', 'exec command must not be empty');
-    const argv = [c.ociBinary, '--root', this.ociRoot, 'exec', ...(tty ? ['--tty'] : []), c.id, ...cmd];
+    let argv = [c.ociBinary, '--root', this.ociRoot, 'exec', ...(tty ? ['--tty'] : []), c.id, ...cmd];
+    if (isUnshare(c.ociBinary)) {
+      const spec = JSON.parse(readFileSync(join(this.containerDir(c.id), 'bundle', 'config.json'), 'utf8')) as { process: { user: { uid: number; gid: number }; env: string[] } };
+      argv = nsenterExecArgv(c.pid ?? 0, spec.process.user, spec.process.env, cmd);
+    }
     return tty ? underPty(argv) : argv;
   }
 
@@ -1115,6 +1183,13 @@ export class ProcessRuntime implements ContainerRuntime {
   /** Nothing to stop: shims and containers outlive the runtime object, like containerd's shims. */
   async close(): Promise<void> {
     await this.loaded.catch(() => undefined);
+    const spare = this.spare;
+    this.spare = undefined;
+    const socket = spare ? await spare.catch(() => undefined) : undefined;
+    if (socket) {
+      await shimRequest(socket, { op: 'shutdown' }, 2000).catch(() => undefined);
+      await rm(socket, { force: true });
+    }
   }
 }
 
@@ -1130,6 +1205,10 @@ function crunUnsupportedReason(): string | undefined {
     /* no unified mount: pure v1 or pure v2 */
   }
   return undefined;
+}
+
+function isUnshare(bin: string): boolean {
+  return bin.endsWith('/unshare');
 }
 
 async function duBytes(dir: string): Promise<{ bytes: bigint; inodes: bigint }> {

@@ -116,7 +116,7 @@ async function startContainer(dir: string): Promise<ShimReply> {
   if (running.has(spec.id)) return { ok: false, message: `container ${spec.id} is already running` };
   const runArgv = [spec.ociBinary, '--root', spec.ociRoot, '--log', spec.ociLog, '--log-format', 'json', 'run', '--keep', '--bundle', spec.bundle, '--pid-file', spec.pidFile, spec.id];
   if (spec.ociBinary.endsWith('crun')) runArgv.splice(runArgv.indexOf('--keep'), 1);
-  const argv = spec.tty ? underPty(runArgv) : runArgv;
+  const argv = spec.tty ? underPty(spec.command ?? runArgv) : (spec.command ?? runArgv);
   const child = spawn(argv[0] ?? '', argv.slice(1), {
     stdio: [spec.stdin || spec.tty ? 'pipe' : 'ignore', 'pipe', spec.tty ? 'ignore' : 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TERM: 'xterm' },
@@ -166,7 +166,8 @@ function finishContainer(r: Running, code: number | null, signal: NodeJS.Signals
   const record: ShimExitRecord = { exitCode, finishedAt, oomKilled: oom };
   const err = exitCode !== 0 ? ociLogError(r.spec) : '';
   if (err) record.message = err;
-  execFile(r.spec.ociBinary, ['--root', r.spec.ociRoot, 'delete', '--force', r.spec.id], () => {
+  const cleanup = (done: () => void) => (r.spec.command ? done() : void execFile(r.spec.ociBinary, ['--root', r.spec.ociRoot, 'delete', '--force', r.spec.id], () => done()));
+  cleanup(() => {
     writeJsonAtomic(r.spec.exitFile, record);
     r.exited = true;
     for (const a of r.attached) a.socket.end(encodeFrame(FRAME_EXIT, JSON.stringify({ exitCode })));
@@ -257,6 +258,25 @@ async function handle(socket: Socket): Promise<void> {
     case 'forget':
       reply({ ok: true });
       return void socket.end();
+    case 'adopt': {
+      if (sandboxDir !== '--spare') {
+        reply({ ok: false, message: 'this shim already serves a sandbox' });
+        return void socket.end();
+      }
+      try {
+        await listen(req.socket, req.sandboxDir);
+      } catch (err) {
+        reply({ ok: false, message: (err as Error).message });
+        return void socket.end();
+      }
+      const old = server;
+      server = next;
+      sandboxDir = req.sandboxDir;
+      process.title = `k8ts-shim ${sandboxDir}`;
+      old.close();
+      reply({ ok: true, shimPid: process.pid });
+      return void socket.end();
+    }
     case 'shutdown':
       shuttingDown = true;
       reply({ ok: true });
@@ -265,25 +285,46 @@ async function handle(socket: Socket): Promise<void> {
   }
 }
 
-const [socketPath, sandboxDir] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const socketPath = args[0];
+// A sandbox dir, or `--spare` for a shim started ahead of need that waits for `adopt`.
+let sandboxDir = args[1];
 if (!socketPath || !sandboxDir) {
-  console.error('usage: shim.js <socketPath> <sandboxDir>');
+  console.error('usage: shim.js <socketPath> <sandboxDir|--spare>');
   process.exit(2);
 }
 process.title = `k8ts-shim ${sandboxDir}`;
 process.on('SIGPIPE', () => undefined);
 process.on('SIGHUP', () => undefined);
-try {
-  unlinkSync(socketPath);
-} catch {
-  /* not there */
+
+let next = createServer({ pauseOnConnect: true }, (s) => void handle(s));
+/** Listens on `path` (replacing a stale socket file) and records the shim's pid for the runtime. */
+function listen(path: string, dir: string): Promise<void> {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* not there */
+  }
+  const srv = createServer({ pauseOnConnect: true }, (s) => void handle(s));
+  return new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(path, () => {
+      srv.off('error', reject);
+      srv.on('error', (e) => console.error(`shim socket ${path}: ${e.message}`));
+      if (dir !== '--spare') writeJsonAtomic(`${dir}/shim.pid.json`, { pid: process.pid, socket: path });
+      next = srv;
+      resolve();
+    });
+  });
 }
-const server = createServer({ pauseOnConnect: true }, (s) => void handle(s));
-server.listen(socketPath, () => {
-  writeJsonAtomic(`${sandboxDir}/shim.pid.json`, { pid: process.pid, socket: socketPath });
-  process.stdout.write('ready\n');
-});
-server.on('error', (e) => {
-  console.error(`shim listen ${socketPath}: ${e.message}`);
-  process.exit(1);
-});
+let server = next;
+listen(socketPath, sandboxDir).then(
+  () => {
+    server = next;
+    process.stdout.write('ready\n');
+  },
+  (e: Error) => {
+    console.error(`shim listen ${socketPath}: ${e.message}`);
+    process.exit(1);
+  },
+);

@@ -20,6 +20,8 @@ export interface ShimContainerSpec {
   ociLog: string;
   /** cgroup v1 `memory.oom_control` or v2 `memory.events` of the container, for the OOM verdict. */
   oomFile?: string;
+  /** The whole argv to run instead of `<ociBinary> run …` (the unshare fallback); no `delete` afterwards. */
+  command?: string[];
 }
 
 /** `<containerDir>/exit.json`, written once by the shim when the container's process is gone. */
@@ -38,7 +40,9 @@ export type ShimRequest =
   | { op: 'resize'; id: string; width: number; height: number }
   | { op: 'reopenLog'; id: string }
   | { op: 'forget'; id: string }
-  | { op: 'shutdown' };
+  | { op: 'shutdown' }
+  /** A spare shim (started ahead of need) takes on a sandbox: it moves to the sandbox's socket. */
+  | { op: 'adopt'; socket: string; sandboxDir: string };
 
 export type ShimReply = { ok: true; pid?: number; startedAt?: string; shimPid?: number } | { ok: false; message: string };
 

@@ -296,6 +296,23 @@ describe('ProcessRuntime (root)', { skip: !isRoot && 'needs root' }, () => {
     assert.doesNotMatch(r.stdout.toString(), /^eth0$/m.test(execFileSync('ls', ['/sys/class/net'], { encoding: 'utf8' })) ? /NEVER/ : /^eth0$/m);
   });
 
+  it('maps a hostPort to the pod through the portmap plugin, and removes the rule with the pod', async () => {
+    const hostPort = 30000 + Math.floor(Math.random() * 10000);
+    const sbConf = sandboxConfig('hp', { logDirectory: join(tmp.path, 'logs', 'default_hp'), portMappings: [{ protocol: 'TCP', containerPort: 8080, hostPort, hostIp: '' }] });
+    const sb = await rt.runPodSandbox(sbConf);
+    const c = await rt.createContainer(sb, containerConfig('hp', 'localhost/t/web:1'), sbConf);
+    await rt.startContainer(c);
+    const gateway = podCIDR.replace(/\.0\/24$/, '.1');
+    const body = await waitFor('hostPort answer', async () => {
+      const r = await fetch(`http://${gateway}:${hostPort}/index.html`);
+      return r.ok ? r.text() : undefined;
+    }, 10_000, 100);
+    assert.equal(body, 'hello from layer 2\n');
+    await rt.removePodSandbox(sb);
+    const nat = execFileSync('iptables', ['-t', 'nat', '-S'], { encoding: 'utf8' });
+    assert.ok(!nat.includes(`--dport ${hostPort}`), 'the DNAT rule is gone');
+  });
+
   it('runs a tty container: its output is logged, attach gets the terminal and resize reaches it', async () => {
     const p = await runPod('ttyc', { command: ['sh', '-c', 'tty; while read l; do stty size; echo "line $l"; done'], tty: true, stdin: true });
     await waitFor('tty output', async () => existsSync(p.log) && readFileSync(p.log, 'utf8').includes('/dev/pts/'), 5000, 20);
