@@ -205,6 +205,46 @@ describe('containerd through CRI', { skip, timeout: 180_000 }, () => {
     await rt.removePodSandbox(podId);
   });
 
+  it('attaches to the output of a running container', async () => {
+    const sandbox = sandboxConfig('ticker', logRoot);
+    const podId = await rt.runPodSandbox(sandbox);
+    const id = await rt.createContainer(podId, containerConfig('ticker', ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']), sandbox);
+    await rt.startContainer(id);
+    const session = await rt.attach(id, { stdin: false, stdout: true, stderr: true, tty: false });
+    const first = await new Promise<string>((resolve) => session.stdout?.once('data', (c: Buffer) => resolve(c.toString())));
+    assert.match(first, /^tick \d+\n/);
+    session.close();
+    await session.exit;
+    await rt.stopPodSandbox(podId);
+    await rt.removePodSandbox(podId);
+  });
+
+  it('reuses a running containerd, and containers keep running while containerd restarts', async () => {
+    const sandbox = sandboxConfig('survivor', logRoot);
+    const podId = await rt.runPodSandbox(sandbox);
+    const id = await rt.createContainer(podId, containerConfig('survivor', ['sleep', '3600']), sandbox);
+    await rt.startContainer(id);
+
+    const again = await ManagedContainerd.start({ dataDir, bridge, networkName: `k8ts-t-${suffix}` });
+    assert.equal(again.started, false);
+    assert.equal(again.pid, managed.pid);
+
+    await managed.close();
+    assert.throws(() => process.kill(managed.pid, 0), 'containerd stopped');
+    managed = await ManagedContainerd.start({ dataDir, bridge, networkName: `k8ts-t-${suffix}` });
+    assert.equal(managed.started, true);
+    await waitFor('the container seen running again', async () => (await rt.containerStatus(id)).state === 'CONTAINER_RUNNING', 15_000);
+    assert.equal((await rt.podSandboxStatus(podId)).state, 'SANDBOX_READY');
+    await rt.stopPodSandbox(podId);
+    await rt.removePodSandbox(podId);
+  });
+
+  it('refuses an OCI layout that names images by tag only unless given a base name', async () => {
+    const oci = join(tmp.path, 'tag-only.tar');
+    await writeBusyboxOciArchive(oci, { tag: 'v2', applets: ['sh'] });
+    await assert.rejects(managed.importImageArchive(oci), (e: Error & { code?: string }) => e.code === 'InvalidArgument' && /give a base name/.test(e.message));
+  });
+
   it('maps a missing container to NotFound and an unknown image to CreateContainerFailed', async () => {
     await assert.rejects(rt.containerStatus('0'.repeat(64)), (e: Error & { code?: string }) => e.code === 'NotFound');
     const sandbox = sandboxConfig('bad', logRoot);
