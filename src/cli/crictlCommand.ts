@@ -3,7 +3,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import {
   containersTable,
@@ -12,6 +11,7 @@ import {
   podsTable,
   toJson,
 } from '../kubelet/runtime/cri/crictlFormat.js';
+import { runtimeEndpointFile } from '../kubelet/runtime/cri/connect.js';
 import { containerdPaths } from '../kubelet/runtime/cri/managedContainerd.js';
 import { CriRuntime } from '../kubelet/runtime/cri/runtime.js';
 import type { Container, ContainerState, PodSandbox } from '../kubelet/runtime/types.js';
@@ -39,7 +39,7 @@ interface GlobalOptions {
  */
 export function resolveRuntimeEndpoint(opts: { runtimeEndpoint?: string; dataDir: string }): string {
   if (opts.runtimeEndpoint) return opts.runtimeEndpoint;
-  const recorded = join(opts.dataDir, 'agent', 'runtime-endpoint');
+  const recorded = runtimeEndpointFile(opts.dataDir);
   if (existsSync(recorded)) {
     const url = readFileSync(recorded, 'utf8').trim();
     if (url) return url;

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectContainerdRuntime, readRuntimeEndpointFile } from '../../../../src/kubelet/runtime/cri/connect.js';
 import { ManagedContainerd, containerdInstalled } from '../../../../src/kubelet/runtime/cri/managedContainerd.js';
 import { writeBusyboxOciArchive } from '../../../../src/kubelet/runtime/cri/ociArchive.js';
 import type { CriRuntime } from '../../../../src/kubelet/runtime/cri/runtime.js';
@@ -83,8 +84,11 @@ describe('containerd through CRI', { skip, timeout: 180_000 }, () => {
   let rt: CriRuntime;
 
   before(async () => {
-    managed = await ManagedContainerd.start({ dataDir, bridge, networkName: `k8ts-t-${suffix}` });
-    rt = managed.runtime();
+    const connected = await connectContainerdRuntime({ dataDir, bridge, networkName: `k8ts-t-${suffix}` });
+    assert.ok(connected.managed, 'no endpoint given: k8ts runs its own containerd');
+    managed = connected.managed;
+    rt = connected.runtime;
+    assert.equal(await readRuntimeEndpointFile(dataDir), managed.endpoint);
     await rt.updateRuntimeConfig({ podCIDR });
     await waitFor('NetworkReady', async () => (await rt.status()).conditions.find((c) => c.type === 'NetworkReady')?.status === true, 15_000);
   });
@@ -284,7 +288,7 @@ async function crictl(args: string[]): Promise<{ out: string; err: string; exitC
 }
 
 async function checkCrictl(endpoint: string, dataDir: string, id: string, podId: string): Promise<void> {
-  // No --runtime-endpoint: the data dir's managed containerd socket is the default.
+  // No --runtime-endpoint: the endpoint recorded in the data dir is the default.
   const ps = await crictl(['--data-dir', dataDir, 'ps']);
   assert.match(ps.out, /^CONTAINER\s+IMAGE\s+CREATED\s+STATE\s+NAME\s+ATTEMPT\s+POD ID\s+POD\s+NAMESPACE\n/);
   assert.match(ps.out, new RegExp(`^${id.slice(0, 13)}\\s+\\S+\\s+.+ ago\\s+Running\\s+web\\s+0\\s+${podId.slice(0, 13)}\\s+web\\s+default$`, 'm'));
