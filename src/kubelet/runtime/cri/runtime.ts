@@ -131,19 +131,9 @@ export class CriRuntime implements ContainerRuntime {
           message: String(c.message ?? ''),
         })),
       };
-      const info = r.info as Record<string, string> | undefined;
-      if (info && Object.keys(info).length > 0) {
-        // containerd's info values are JSON documents.
-        status.info = Object.fromEntries(
-          Object.entries(info).map(([k, v]) => {
-            try {
-              return [k, JSON.parse(v) as unknown];
-            } catch {
-              return [k, v];
-            }
-          }),
-        );
-      }
+      const info = parseInfo(r.info);
+      // containerd's info values are JSON documents (config, cniconfig, golang…).
+      if (Object.keys(info).length > 0) status.info = info;
       return status;
     });
   }

@@ -7,10 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectContainerdRuntime, readRuntimeEndpointFile } from '../../../../src/kubelet/runtime/cri/connect.js';
 import { ManagedContainerd, containerdInstalled } from '../../../../src/kubelet/runtime/cri/managedContainerd.js';
 import { writeBusyboxOciArchive } from '../../../../src/kubelet/runtime/cri/ociArchive.js';
 import type { CriRuntime } from '../../../../src/kubelet/runtime/cri/runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../../../../src/kubelet/runtime/types.js';
+import { Command } from 'commander';
+import { Writable } from 'node:stream';
+import { registerCrictlCommand } from '../../../../src/cli/crictlCommand.js';
 import { tempDir } from '../../../support/tmp.js';
 import { waitFor } from '../../../support/waitFor.js';
 
@@ -51,7 +55,7 @@ function containerConfig(name: string, command: string[], extra: Partial<Contain
     envs: [{ key: 'GREETING', value: 'hello' }],
     mounts: [],
     devices: [],
-    labels: { 'io.kubernetes.container.name': name },
+    labels: { 'io.kubernetes.container.name': name, 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': 'default' },
     annotations: {},
     logPath: `${name}/0.log`,
     stdin: false,
@@ -80,8 +84,11 @@ describe('containerd through CRI', { skip, timeout: 180_000 }, () => {
   let rt: CriRuntime;
 
   before(async () => {
-    managed = await ManagedContainerd.start({ dataDir, bridge, networkName: `k8ts-t-${suffix}` });
-    rt = managed.runtime();
+    const connected = await connectContainerdRuntime({ dataDir, bridge, networkName: `k8ts-t-${suffix}` });
+    assert.ok(connected.managed, 'no endpoint given: k8ts runs its own containerd');
+    managed = connected.managed;
+    rt = connected.runtime;
+    assert.equal(await readRuntimeEndpointFile(dataDir), managed.endpoint);
     await rt.updateRuntimeConfig({ podCIDR });
     await waitFor('NetworkReady', async () => (await rt.status()).conditions.find((c) => c.type === 'NetworkReady')?.status === true, 15_000);
   });
@@ -167,6 +174,7 @@ describe('containerd through CRI', { skip, timeout: 180_000 }, () => {
 
     // The container traps TERM and exits 143 at once: well before the 20 s grace period ends.
     const stopStarted = Date.now();
+    await checkCrictl(managed.endpoint, dataDir, id, podId);
     await rt.stopContainer(id, 20);
     assert.ok(Date.now() - stopStarted < 5_000, `stopped after ${Date.now() - stopStarted} ms`);
     const stopped = await rt.containerStatus(id);
@@ -201,6 +209,46 @@ describe('containerd through CRI', { skip, timeout: 180_000 }, () => {
     await rt.removePodSandbox(podId);
   });
 
+  it('attaches to the output of a running container', async () => {
+    const sandbox = sandboxConfig('ticker', logRoot);
+    const podId = await rt.runPodSandbox(sandbox);
+    const id = await rt.createContainer(podId, containerConfig('ticker', ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']), sandbox);
+    await rt.startContainer(id);
+    const session = await rt.attach(id, { stdin: false, stdout: true, stderr: true, tty: false });
+    const first = await new Promise<string>((resolve) => session.stdout?.once('data', (c: Buffer) => resolve(c.toString())));
+    assert.match(first, /^tick \d+\n/);
+    session.close();
+    await session.exit;
+    await rt.stopPodSandbox(podId);
+    await rt.removePodSandbox(podId);
+  });
+
+  it('reuses a running containerd, and containers keep running while containerd restarts', async () => {
+    const sandbox = sandboxConfig('survivor', logRoot);
+    const podId = await rt.runPodSandbox(sandbox);
+    const id = await rt.createContainer(podId, containerConfig('survivor', ['sleep', '3600']), sandbox);
+    await rt.startContainer(id);
+
+    const again = await ManagedContainerd.start({ dataDir, bridge, networkName: `k8ts-t-${suffix}` });
+    assert.equal(again.started, false);
+    assert.equal(again.pid, managed.pid);
+
+    await managed.close();
+    assert.throws(() => process.kill(managed.pid, 0), 'containerd stopped');
+    managed = await ManagedContainerd.start({ dataDir, bridge, networkName: `k8ts-t-${suffix}` });
+    assert.equal(managed.started, true);
+    await waitFor('the container seen running again', async () => (await rt.containerStatus(id)).state === 'CONTAINER_RUNNING', 15_000);
+    assert.equal((await rt.podSandboxStatus(podId)).state, 'SANDBOX_READY');
+    await rt.stopPodSandbox(podId);
+    await rt.removePodSandbox(podId);
+  });
+
+  it('refuses an OCI layout that names images by tag only unless given a base name', async () => {
+    const oci = join(tmp.path, 'tag-only.tar');
+    await writeBusyboxOciArchive(oci, { tag: 'v2', applets: ['sh'] });
+    await assert.rejects(managed.importImageArchive(oci), (e: Error & { code?: string }) => e.code === 'InvalidArgument' && /give a base name/.test(e.message));
+  });
+
   it('maps a missing container to NotFound and an unknown image to CreateContainerFailed', async () => {
     await assert.rejects(rt.containerStatus('0'.repeat(64)), (e: Error & { code?: string }) => e.code === 'NotFound');
     const sandbox = sandboxConfig('bad', logRoot);
@@ -223,4 +271,50 @@ function removeCgroupTree(dir: string): void {
   } catch {
     /* busy: left for the runtime */
   }
+}
+
+/** Runs `k8ts crictl ARGS` in-process and returns what it printed. */
+async function crictl(args: string[]): Promise<{ out: string; err: string; exitCode: number | undefined }> {
+  let out = '';
+  let err = '';
+  let exitCode: number | undefined;
+  const sink = (append: (s: string) => void) => new Writable({ write(c: Buffer, _e, cb) { append(c.toString()); cb(); } });
+  const program = new Command('k8ts').exitOverride().enablePositionalOptions();
+  registerCrictlCommand(program, { out: sink((s) => (out += s)), err: sink((s) => (err += s)), exit: (c) => (exitCode = c) });
+  const saved = process.exitCode;
+  await program.parseAsync(['node', 'k8ts', 'crictl', ...args]);
+  process.exitCode = saved;
+  return { out, err, exitCode };
+}
+
+async function checkCrictl(endpoint: string, dataDir: string, id: string, podId: string): Promise<void> {
+  // No --runtime-endpoint: the endpoint recorded in the data dir is the default.
+  const ps = await crictl(['--data-dir', dataDir, 'ps']);
+  assert.match(ps.out, /^CONTAINER\s+IMAGE\s+CREATED\s+STATE\s+NAME\s+ATTEMPT\s+POD ID\s+POD\s+NAMESPACE\n/);
+  assert.match(ps.out, new RegExp(`^${id.slice(0, 13)}\\s+\\S+\\s+.+ ago\\s+Running\\s+web\\s+0\\s+${podId.slice(0, 13)}\\s+web\\s+default$`, 'm'));
+  const pods = await crictl(['-r', endpoint, 'pods']);
+  assert.match(pods.out, new RegExp(`^${podId.slice(0, 13)}\\s+.+ ago\\s+Ready\\s+web\\s+default\\s+0\\s+\\(default\\)$`, 'm'));
+  const images = await crictl(['-r', endpoint, 'images']);
+  assert.match(images.out, /^IMAGE\s+TAG\s+IMAGE ID\s+SIZE\n/);
+  assert.match(images.out, /^localhost\/k8ts-test\/busybox\s+latest\s+[0-9a-f]{13}\s+[\d.]+[kM]B$/m);
+  const inspect = JSON.parse((await crictl(['-r', endpoint, 'inspect', id.slice(0, 8)])).out) as { status: { state: string; id: string }; info: { pid?: number } };
+  assert.equal(inspect.status.id, id);
+  assert.equal(inspect.status.state, 'CONTAINER_RUNNING');
+  assert.equal(typeof inspect.info.pid, 'number');
+  const inspectp = JSON.parse((await crictl(['-r', endpoint, 'inspectp', podId])).out) as { status: { state: string; network: { ip: string } } };
+  assert.equal(inspectp.status.state, 'SANDBOX_READY');
+  const logs = await crictl(['-r', endpoint, 'logs', id]);
+  assert.equal(logs.out, 'started hello\n');
+  assert.equal(logs.err, 'oops\n');
+  const tail = await crictl(['-r', endpoint, 'logs', '--tail', '1', '--timestamps', id]);
+  assert.match(tail.err, /^\S+Z oops\n$/);
+  const exec = await crictl(['-r', endpoint, 'exec', id, 'sh', '-c', 'echo via-crictl; exit 2']);
+  assert.deepEqual([exec.out, exec.exitCode], ['via-crictl\n', 2]);
+  const version = await crictl(['-r', endpoint, 'version']);
+  assert.match(version.out, /^RuntimeName:  containerd$/m);
+  const info = JSON.parse((await crictl(['-r', endpoint, 'info'])).out) as { status: { conditions: { type: string; status: boolean }[] }; config?: unknown };
+  assert.ok(info.status.conditions.every((c) => c.status), JSON.stringify(info.status));
+  assert.ok(info.config, 'containerd reports its config in info');
+  const missing = await crictl(['-r', endpoint, 'inspect', 'ffffffffffff']);
+  assert.match(missing.err, /container "ffffffffffff" not found/);
 }
