@@ -222,6 +222,30 @@ describe('kubelet streaming through the API server with the real kubectl', () =>
     });
   }
 
+  it('nodes/proxy reaches any kubelet path', async () => {
+    let r = await server.kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/healthz`]);
+    assert.equal(r.stdout, 'ok', r.stderr);
+    r = await server.kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/pods`]);
+    assert.deepEqual(JSON.parse(r.stdout).items.map((p: Pod) => p.metadata!.name).sort(), ['two', 'web']);
+  });
+
+  it('a kubelet that does not answer is a 500 naming the address', async () => {
+    const dead = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'dead-node' },
+      status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: 1 } } },
+    };
+    let r = await server.kubectl(['create', '-f', '-'], { input: JSON.stringify(dead) });
+    assert.equal(r.code, 0, r.stderr);
+    await server.kubectl(['patch', 'node', 'dead-node', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: dead.status })]);
+    r = await server.kubectl(['create', '-f', '-'], { input: JSON.stringify({ ...podObject('orphan', ['app']), spec: { nodeName: 'dead-node', containers: [{ name: 'app', image: 'busybox' }] } }) });
+    assert.equal(r.code, 0, r.stderr);
+    r = await server.kubectl(['logs', 'orphan']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Get "https:\/\/127\.0\.0\.1:1\/containerLogs\/default\/orphan\/app": dial tcp 127\.0\.0\.1:1: connect: connection refused/);
+  });
+
   it('exec into a container of an unknown pod is 404 from the API server', async () => {
     const r = await server.kubectl(['exec', 'missing', '--', 'true']);
     assert.notEqual(r.code, 0);
