@@ -222,6 +222,28 @@ describe('kubelet streaming through the API server with the real kubectl', () =>
     });
   }
 
+  it('kubectl 1.32: exec -it runs the command on a terminal and sends the terminal size', async () => {
+    // `script` gives kubectl a terminal of its own, so it asks for a tty as a user's shell would.
+    streams.length = 0;
+    const before = runtime.execs.length;
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', `stty cols 91 rows 33; kubectl --kubeconfig ${server.kubeconfig} exec -it web -- sh -c 'test -t 0 && test -t 1 && echo on-a-tty'`, '/dev/null'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.once('exit', (code) => resolve({ code, out }));
+      setTimeout(() => child.kill(), 20_000).unref();
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /on-a-tty/);
+    assert.equal(runtime.execs.at(-1)!.opts.tty, true);
+    assert.ok(runtime.execs.length > before);
+    assert.deepEqual(runtime.resizes.at(-1), { width: 91, height: 33 });
+    assert.equal(streams[0]?.protocol, 'v5.channel.k8s.io');
+  });
+
   it('nodes/proxy reaches any kubelet path', async () => {
     let r = await server.kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/healthz`]);
     assert.equal(r.stdout, 'ok', r.stderr);
