@@ -143,14 +143,15 @@ describe('kubelet streaming through the API server with the real kubectl', () =>
   });
 
   it('kubectl logs -f streams new lines and ends when the container stops', async () => {
-    const child = spawn('kubectl', ['--kubeconfig', server.kubeconfig, 'logs', '-f', 'web', '--tail=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('kubectl', ['--kubeconfig', server.kubeconfig, 'logs', '-f', 'web', '--tail=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
-    await new Promise((r) => setTimeout(r, 1000));
+    // Once the existing tail arrived the kubelet is following: what is appended now must follow it.
+    for (let i = 0; i < 100 && !out.includes('line three'); i++) await new Promise((r) => setTimeout(r, 100));
     appendFileSync(logPath, criLogLine('stdout', 'followed line', false));
     for (let i = 0; i < 50 && !out.includes('followed line'); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(out, 'followed line\n');
+    assert.equal(out, 'line three\nfollowed line\n');
     runtime.containers.get('c1')!.state = 'CONTAINER_EXITED';
     try {
       const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 8000))]);
