@@ -245,6 +245,33 @@ describe('kubelet streaming through the API server with the real kubectl', () =>
     assert.equal(streams[0]?.protocol, 'v5.channel.k8s.io');
   });
 
+  it('kubectl 1.32: port-forward to a port nothing listens on reports the runtime error', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const child = spawn('kubectl', ['--kubeconfig', server.kubeconfig, 'port-forward', 'pod/web', `:${closed}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      let local = 0;
+      for (let i = 0; i < 100 && !local; i++) {
+        local = Number(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1] ?? 0);
+        if (!local) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(local, out);
+      await fetch(`http://127.0.0.1:${local}/`).catch(() => undefined);
+      for (let i = 0; i < 50 && !out.includes('error forwarding port'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, new RegExp(`error forwarding port ${closed} to pod sandbox-web, uid : failed to connect to localhost:${closed} inside the pod`));
+    } finally {
+      child.kill();
+    }
+  });
+
   it('nodes/proxy reaches any kubelet path', async () => {
     let r = await server.kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/healthz`]);
     assert.equal(r.stdout, 'ok', r.stderr);
