@@ -109,6 +109,8 @@ export class ApiServer {
   private readonly requestDuration: Histogram<string>;
   private readonly inflight = new Set<AbortController>();
   private readonly kubelets: KubeletProxy;
+  /** Connections handed over to kubelets (exec, attach, port-forward): ended with the server. */
+  private readonly upgraded = new Set<Duplex>();
   private address = '';
 
   constructor(private readonly opts: ApiServerOptions) {
@@ -211,6 +213,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     for (const ac of this.inflight) ac.abort();
+    for (const s of this.upgraded) s.destroy();
     for (const r of this.registries.values()) r.stop();
     for (const c of this.custom.values()) c.registry.stop();
     await new Promise<void>((resolve) => {
@@ -579,6 +582,8 @@ export class ApiServer {
    */
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => undefined);
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
     const url = new URL(req.url ?? '/', 'https://k8ts');
     try {
       const user = await this.opts.authenticate(req);

@@ -3,6 +3,7 @@
 // /pods, /containerLogs, /exec, /attach, /portForward, /run, /stats/summary, /metrics. Streaming
 // endpoints upgrade to WebSocket (remotecommand channel protocols, SPDY-over-WebSocket port-forward
 // tunnel) or to SPDY/3.1.
+import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -275,6 +276,11 @@ export async function startKubeletServer(opts: KubeletServerOptions): Promise<Ku
       throw new HttpError(400, `failed to get container status "${target.id}": ${(err as Error).message}`);
     }
     if (!logPath) throw new HttpError(400, `failed to find the log file of container "${containerName}" in pod "${podName}"`);
+    try {
+      await stat(logPath);
+    } catch (err) {
+      throw new HttpError(400, `failed to open log file "${logPath}": ${(err as Error).message}`);
+    }
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     const ac = new AbortController();

@@ -216,6 +216,8 @@ export class HeaderDecompressor {
 export class SpdyStream extends Duplex {
   /** The peer half-closed (FIN) or reset the stream. */
   remoteClosed = false;
+  /** The peer reset the stream: nothing more may be sent on it, not even a reset. */
+  wasReset = false;
   private localClosed = false;
   private wantMore?: () => void;
 
@@ -270,7 +272,7 @@ export class SpdyStream extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!this.localClosed || !this.remoteClosed) {
+    if ((!this.localClosed || !this.remoteClosed) && !this.wasReset) {
       this.localClosed = true;
       if (!this.session.closed) this.session.reset(this.id, RstStatus.CANCEL);
     }
@@ -300,7 +302,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private readonly streams = new Map<number, SpdyStream>();
   private lastStreamId = 0;
   private processing: Promise<void> = Promise.resolve();
-  private paused = 0;
+  /** Streams whose reader is behind; the connection is read only while this is empty. */
+  private readonly lagging = new Set<number>();
   closed = false;
 
   constructor(private readonly socket: Duplex) {
@@ -382,12 +385,16 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   }
 
   private pause(stream: SpdyStream): void {
-    this.paused++;
-    if (this.paused === 1) this.socket.pause();
-    stream.onWantMore(() => {
-      this.paused--;
-      if (this.paused === 0 && !this.closed) this.socket.resume();
-    });
+    if (this.lagging.has(stream.id)) return;
+    this.lagging.add(stream.id);
+    this.socket.pause();
+    const resume = () => {
+      this.lagging.delete(stream.id);
+      if (this.lagging.size === 0 && !this.closed) this.socket.resume();
+    };
+    stream.onWantMore(resume);
+    // A stream that goes away while behind must not keep the connection paused.
+    stream.once('close', resume);
   }
 
   private async handle(f: RawFrame): Promise<void> {
@@ -432,6 +439,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         const stream = this.streams.get(id);
         if (stream) {
           stream.remoteClosed = true;
+          stream.wasReset = true;
           this.streams.delete(id);
           stream.destroy();
         }

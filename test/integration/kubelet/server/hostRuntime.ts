@@ -14,6 +14,8 @@ export class HostRuntime implements Streaming {
   readonly mains = new Map<string, ChildProcess>();
   readonly execs: { id: string; cmd: string[]; opts: StreamOptions }[] = [];
   readonly forwards: { sandbox: string; port: number }[] = [];
+  /** Terminal sizes the clients sent, in order. */
+  readonly resizes: { width: number; height: number }[] = [];
 
   async containerStatus(id: string): Promise<ContainerStatus> {
     const c = this.containers.get(id);
@@ -54,7 +56,7 @@ export class HostRuntime implements Streaming {
       ...(opts.stdin ? { stdin: child.stdin! } : {}),
       ...(opts.stdout ? { stdout: child.stdout! } : {}),
       ...(opts.stderr && !opts.tty ? { stderr: child.stderr! } : {}),
-      resize: () => undefined,
+      resize: (size) => this.resizes.push(size),
       exit,
       close: () => {
         if (child.exitCode === null) child.kill('SIGKILL');

@@ -143,14 +143,15 @@ describe('kubelet streaming through the API server with the real kubectl', () =>
   });
 
   it('kubectl logs -f streams new lines and ends when the container stops', async () => {
-    const child = spawn('kubectl', ['--kubeconfig', server.kubeconfig, 'logs', '-f', 'web', '--tail=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('kubectl', ['--kubeconfig', server.kubeconfig, 'logs', '-f', 'web', '--tail=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
-    await new Promise((r) => setTimeout(r, 1000));
+    // Once the existing tail arrived the kubelet is following: what is appended now must follow it.
+    for (let i = 0; i < 100 && !out.includes('line three'); i++) await new Promise((r) => setTimeout(r, 100));
     appendFileSync(logPath, criLogLine('stdout', 'followed line', false));
     for (let i = 0; i < 50 && !out.includes('followed line'); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(out, 'followed line\n');
+    assert.equal(out, 'line three\nfollowed line\n');
     runtime.containers.get('c1')!.state = 'CONTAINER_EXITED';
     try {
       const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 8000))]);
@@ -221,6 +222,79 @@ describe('kubelet streaming through the API server with the real kubectl', () =>
       assert.match(r.stdout, new RegExp(`got:hello ${transport}`), JSON.stringify(r));
     });
   }
+
+  it('kubectl 1.32: exec -it runs the command on a terminal and sends the terminal size', async () => {
+    // `script` gives kubectl a terminal of its own, so it asks for a tty as a user's shell would.
+    streams.length = 0;
+    const before = runtime.execs.length;
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', `stty cols 91 rows 33; kubectl --kubeconfig ${server.kubeconfig} exec -it web -- sh -c 'test -t 0 && test -t 1 && echo on-a-tty'`, '/dev/null'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.once('exit', (code) => resolve({ code, out }));
+      setTimeout(() => child.kill(), 20_000).unref();
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /on-a-tty/);
+    assert.equal(runtime.execs.at(-1)!.opts.tty, true);
+    assert.ok(runtime.execs.length > before);
+    assert.deepEqual(runtime.resizes.at(-1), { width: 91, height: 33 });
+    assert.equal(streams[0]?.protocol, 'v5.channel.k8s.io');
+  });
+
+  it('kubectl 1.32: port-forward to a port nothing listens on reports the runtime error', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const child = spawn('kubectl', ['--kubeconfig', server.kubeconfig, 'port-forward', 'pod/web', `:${closed}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      let local = 0;
+      for (let i = 0; i < 100 && !local; i++) {
+        local = Number(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1] ?? 0);
+        if (!local) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(local, out);
+      await fetch(`http://127.0.0.1:${local}/`).catch(() => undefined);
+      for (let i = 0; i < 50 && !out.includes('error forwarding port'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, new RegExp(`error forwarding port ${closed} to pod sandbox-web, uid : failed to connect to localhost:${closed} inside the pod`));
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('nodes/proxy reaches any kubelet path', async () => {
+    let r = await server.kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/healthz`]);
+    assert.equal(r.stdout, 'ok', r.stderr);
+    r = await server.kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/pods`]);
+    assert.deepEqual(JSON.parse(r.stdout).items.map((p: Pod) => p.metadata!.name).sort(), ['two', 'web']);
+  });
+
+  it('a kubelet that does not answer is a 500 naming the address', async () => {
+    const dead = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'dead-node' },
+      status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: 1 } } },
+    };
+    let r = await server.kubectl(['create', '-f', '-'], { input: JSON.stringify(dead) });
+    assert.equal(r.code, 0, r.stderr);
+    await server.kubectl(['patch', 'node', 'dead-node', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: dead.status })]);
+    r = await server.kubectl(['create', '-f', '-'], { input: JSON.stringify({ ...podObject('orphan', ['app']), spec: { nodeName: 'dead-node', containers: [{ name: 'app', image: 'busybox' }] } }) });
+    assert.equal(r.code, 0, r.stderr);
+    r = await server.kubectl(['logs', 'orphan']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Get "https:\/\/127\.0\.0\.1:1\/containerLogs\/default\/orphan\/app": dial tcp 127\.0\.0\.1:1: connect: connection refused/);
+  });
 
   it('exec into a container of an unknown pod is 404 from the API server', async () => {
     const r = await server.kubectl(['exec', 'missing', '--', 'true']);

@@ -130,6 +130,37 @@ describe('SPDY/3 framing', () => {
   });
 });
 
+describe('SPDY back-pressure', () => {
+  it('stops reading the connection while a stream reader lags, and resumes when it catches up', async () => {
+    const toServer = new PassThrough();
+    const toClient = new PassThrough().resume();
+    const serverSide = Duplex.from({ readable: toServer, writable: toClient });
+    const session = new SpdySession(serverSide);
+    const deflate = createDeflate({ dictionary: SPDY3_DICTIONARY });
+    const headers = await new Promise<Buffer>((resolve) => {
+      deflate.write(encodeHeaderBlock(new Map([['streamtype', ['data']]])));
+      deflate.flush(zc.Z_SYNC_FLUSH, () => resolve(deflate.read() as Buffer));
+    });
+    let stream: import('../../../../src/kubelet/server/spdy.js').SpdyStream | undefined;
+    session.on('stream', (s) => (stream = s));
+    const syn = Buffer.alloc(10);
+    syn.writeUInt32BE(1, 0);
+    toServer.write(encodeControlFrame(FrameType.SYN_STREAM, 0, Buffer.concat([syn, headers])));
+    const chunk = Buffer.alloc(16 * 1024, 0x61);
+    for (let i = 0; i < 16; i++) toServer.write(encodeDataFrame(1, 0, chunk));
+    toServer.write(encodeDataFrame(1, FLAG_FIN, Buffer.alloc(0)));
+    for (let i = 0; i < 50 && !serverSide.isPaused(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(stream, 'the stream was opened');
+    assert.ok(serverSide.isPaused(), 'reading paused while nobody reads the stream');
+    let total = 0;
+    stream!.on('data', (d: Buffer) => (total += d.length));
+    await new Promise((r) => stream!.once('end', r));
+    assert.equal(total, 16 * chunk.length);
+    session.destroy();
+    deflate.destroy();
+  });
+});
+
 describe('WebSocket channel protocol', () => {
   it('negotiates the client’s first supported subprotocol, and the legacy one when none is offered', () => {
     assert.equal(negotiateSubprotocol(['v5.channel.k8s.io', 'v4.channel.k8s.io'], REMOTECOMMAND_WS_PROTOCOLS), 'v5.channel.k8s.io');
