@@ -6,6 +6,7 @@
 import type { ConfigMap, Container, EnvVar, ObjectFieldSelector, Pod, ResourceFieldSelector, Secret, Service } from 'kubernetes-types/core/v1.js';
 import { milliValue, quantityValue } from '../api/quantity.js';
 import type { KeyValue } from './runtime/types.js';
+import { podRef, type EventSink } from './prober/prober.js';
 
 /** Why a container's environment could not be built; the kubelet reports `CreateContainerConfigError` with `message`. */
 export type ContainerConfigErrorCode =
@@ -56,11 +57,8 @@ export interface EnvironmentSources {
   hostIPs: readonly string[];
   /** Node allocatable: the default for unset limits in resourceFieldRef (upstream defaultPodLimitsForDownwardAPI). */
   nodeAllocatable: Readonly<Record<string, string>>;
-  /**
-   * Events about the pod (`InvalidEnvironmentVariableNames`); optional. Receives the pod itself, so
-   * an EventRecorder's `event` fits (pass `(p, t, r, m) => recorder.event(p, t, r, m)`).
-   */
-  recordEvent?(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** Events about the pod (`InvalidEnvironmentVariableNames`): the kubelet's EventRecorder. */
+  recorder?: EventSink;
   /**
    * Which envFrom keys are valid names: `relaxed` (default, 1.32's RelaxedEnvironmentVariableValidation: any
    * printable ASCII but `=`) or `strict` (a C-identifier-like `[-._a-zA-Z][-._a-zA-Z0-9]*`). Invalid keys are
@@ -456,8 +454,8 @@ export async function makeEnvironmentVariables(pod: Pod, container: Container, s
     }
     if (invalid.length > 0) {
       invalid.sort();
-      sources.recordEvent?.(
-        pod,
+      sources.recorder?.event(
+        podRef(pod),
         'Warning',
         'InvalidEnvironmentVariableNames',
         `Keys [${invalid.join(', ')}] from the EnvFrom ${kind} ${namespace}/${name} were skipped since they are considered invalid environment variable names.`,

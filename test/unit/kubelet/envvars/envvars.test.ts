@@ -239,7 +239,7 @@ function sources(over: Partial<EnvironmentSources> = {}): EnvironmentSources & {
     podIPs: ['10.42.0.7'],
     hostIPs: ['192.168.1.5'],
     nodeAllocatable: { cpu: '4', memory: '8Gi' },
-    recordEvent: (_pod, type, reason, message) => events.push(`${type} ${reason} ${message}`),
+    recorder: { event: (_pod, type, reason, message) => events.push(`${type} ${reason} ${message}`) },
     events,
     ...over,
   };
