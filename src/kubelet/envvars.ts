@@ -65,6 +65,11 @@ export interface EnvironmentSources {
    * skipped with a warning event, as upstream.
    */
   envVarNameValidation?: 'relaxed' | 'strict';
+  /**
+   * Whether the pod came from a manifest file rather than the API (upstream IsStaticPod). Default: the
+   * `kubernetes.io/config.source` annotation is set and not `api`.
+   */
+  isStaticPod?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,7 +406,8 @@ async function lookup<T>(what: string, get: () => MaybePromise<T>): Promise<T> {
  */
 export async function makeEnvironmentVariables(pod: Pod, container: Container, sources: EnvironmentSources): Promise<KeyValue[]> {
   const namespace = pod.metadata?.namespace ?? 'default';
-  const isStatic = pod.metadata?.annotations?.['kubernetes.io/config.source'] !== undefined && pod.metadata.annotations['kubernetes.io/config.source'] !== 'api';
+  const source = pod.metadata?.annotations?.['kubernetes.io/config.source'];
+  const isStatic = sources.isStaticPod ?? (source !== undefined && source !== 'api');
   if (sources.services === undefined && !isStatic) {
     throw new ContainerConfigError('ServicesNotSynced', 'services have not yet been read at least once, cannot construct envvars');
   }

@@ -163,8 +163,8 @@ class ProbeWorker {
 
     if (!c.state?.running) {
       this.m.setResult(this, id, 'Failure', false);
-      // A container that ended for good needs no more probing.
-      return c.state?.terminated === undefined || willRestart(this.pod, this.container, c.state.terminated.exitCode);
+      // A container that ended under restartPolicy Never needs no more probing (sidecars always restart).
+      return c.state?.terminated === undefined || (this.pod.spec?.restartPolicy ?? 'Always') !== 'Never' || this.container.restartPolicy === 'Always';
     }
 
     if (this.pod.metadata?.deletionTimestamp && (this.type === 'Liveness' || this.type === 'Startup')) {
