@@ -80,7 +80,7 @@ export interface EnvironmentSources {
  * an undefined reference or an unterminated `$(` stays as written.
  */
 export function expandVariables(input: string, ...contexts: ReadonlyArray<ReadonlyMap<string, string> | Readonly<Record<string, string>>>): string {
-  const lookup = (name: string): string => {
+  return expandWith(input, (name) => {
     for (const ctx of contexts) {
       if (ctx instanceof Map) {
         const v = ctx.get(name);
@@ -90,7 +90,11 @@ export function expandVariables(input: string, ...contexts: ReadonlyArray<Readon
       }
     }
     return `$(${name})`;
-  };
+  });
+}
+
+/** upstream expansion.Expand with its mapping function: `mapping(name)` replaces each `$(name)`. */
+export function expandWith(input: string, mapping: (name: string) => string): string {
   let out = '';
   let checkpoint = 0;
   for (let cursor = 0; cursor < input.length; cursor++) {
@@ -105,7 +109,7 @@ export function expandVariables(input: string, ...contexts: ReadonlyArray<Readon
       if (close === -1) {
         out += '$(';
       } else {
-        out += lookup(input.slice(cursor + 2, close));
+        out += mapping(input.slice(cursor + 2, close));
         advance = close - cursor;
       }
     } else {
@@ -128,6 +132,23 @@ export function expandContainerCommandAndArgs(container: Pick<Container, 'comman
     command: (container.command ?? []).map((c) => expandVariables(c, vars)),
     args: (container.args ?? []).map((a) => expandVariables(a, vars)),
   };
+}
+
+/**
+ * A volume mount's subPathExpr expanded with the container's environment (upstream
+ * ExpandContainerVolumeMounts); a reference to an undefined or empty variable is an error
+ * `missing value for A, B` (names sorted).
+ */
+export function expandSubPathExpr(subPathExpr: string, envs: readonly KeyValue[]): string {
+  const vars = new Map(envs.map((e) => [e.key, e.value]));
+  const missing = new Set<string>();
+  const expanded = expandWith(subPathExpr, (name) => {
+    const v = vars.get(name);
+    if (!v) missing.add(name);
+    return v ?? '';
+  });
+  if (missing.size > 0) throw new ContainerConfigError('KeyNotFound', `missing value for ${[...missing].sort().join(', ')}`);
+  return expanded;
 }
 
 /**
