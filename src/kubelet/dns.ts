@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ObjectReference, Pod } from 'kubernetes-types/core/v1.js';
 import type { DNSConfig } from './runtime/types.js';
+import { podRef, type EventSink } from './prober/prober.js';
 
 /** Upstream validation limits (ExpandedDNSConfig is GA). */
 export const MAX_DNS_NAMESERVERS = 3;
@@ -66,8 +67,6 @@ function mergeDNSOptions(existing: readonly string[], extra: ReadonlyArray<{ nam
   return [...opts].map(([name, value]) => (value !== '' ? `${name}:${value}` : name));
 }
 
-type EventFn = (subject: Pod | ObjectReference, type: 'Normal' | 'Warning', reason: string, message: string) => void;
-
 export interface DNSConfigurerOptions {
   /** `--cluster-dns`: the cluster DNS service IPs. */
   clusterDNS: readonly string[];
@@ -79,8 +78,8 @@ export interface DNSConfigurerOptions {
   nodeIPs?: readonly string[];
   /** The node, for node events (`MissingClusterDNS`, `CheckLimitsForResolvConf`). */
   nodeRef?: ObjectReference;
-  /** Events; `recorder.event` of src/client/events.ts fits. */
-  recordEvent?: EventFn;
+  /** Events: the kubelet's EventRecorder. */
+  recorder?: EventSink;
   /** Reads the resolver config (tests inject it); default reads the file. */
   readResolverConfig?: (path: string) => Promise<ResolvConf>;
 }
@@ -134,8 +133,8 @@ export class DNSConfigurer {
         config.options = [...DEFAULT_DNS_OPTIONS];
       } else {
         const nodeMsg = `kubelet does not have ClusterDNS IP configured and cannot create Pod using "ClusterFirst" policy. Falling back to "Default" policy.`;
-        if (this.options.nodeRef) this.options.recordEvent?.(this.options.nodeRef, 'Warning', 'MissingClusterDNS', nodeMsg);
-        this.options.recordEvent?.(pod, 'Warning', 'MissingClusterDNS', `pod: "${formatPod(pod)}". ${nodeMsg}`);
+        if (this.options.nodeRef) this.options.recorder?.event(this.options.nodeRef, 'Warning', 'MissingClusterDNS', nodeMsg);
+        this.options.recorder?.event(podRef(pod), 'Warning', 'MissingClusterDNS', `pod: "${formatPod(pod)}". ${nodeMsg}`);
         type = 'host';
       }
     }
@@ -165,8 +164,8 @@ export class DNSConfigurer {
     let servers = config.servers;
     if (servers.length > MAX_DNS_NAMESERVERS) {
       servers = servers.slice(0, MAX_DNS_NAMESERVERS);
-      this.options.recordEvent?.(
-        pod,
+      this.options.recorder?.event(
+        podRef(pod),
         'Warning',
         'DNSConfigForming',
         `Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: ${servers.join(' ')}`,
@@ -199,8 +198,8 @@ export class DNSConfigurer {
       exceeded = true;
     }
     if (exceeded) {
-      this.options.recordEvent?.(
-        pod,
+      this.options.recorder?.event(
+        podRef(pod),
         'Warning',
         'DNSConfigForming',
         `Search Line limits were exceeded, some search paths have been omitted, the applied search line is: ${search.join(' ')}`,
@@ -215,7 +214,7 @@ export class DNSConfigurer {
    */
   async checkLimitsForResolvConf(): Promise<string | undefined> {
     const warn = (msg: string): string => {
-      if (this.options.nodeRef) this.options.recordEvent?.(this.options.nodeRef, 'Warning', 'CheckLimitsForResolvConf', msg);
+      if (this.options.nodeRef) this.options.recorder?.event(this.options.nodeRef, 'Warning', 'CheckLimitsForResolvConf', msg);
       return msg;
     };
     if (!this.resolverConfig) return undefined;

@@ -6,6 +6,7 @@
 import type { ConfigMap, Container, EnvVar, ObjectFieldSelector, Pod, ResourceFieldSelector, Secret, Service } from 'kubernetes-types/core/v1.js';
 import { milliValue, quantityValue } from '../api/quantity.js';
 import type { KeyValue } from './runtime/types.js';
+import { podRef, type EventSink } from './prober/prober.js';
 
 /** Why a container's environment could not be built; the kubelet reports `CreateContainerConfigError` with `message`. */
 export type ContainerConfigErrorCode =
@@ -56,17 +57,19 @@ export interface EnvironmentSources {
   hostIPs: readonly string[];
   /** Node allocatable: the default for unset limits in resourceFieldRef (upstream defaultPodLimitsForDownwardAPI). */
   nodeAllocatable: Readonly<Record<string, string>>;
-  /**
-   * Events about the pod (`InvalidEnvironmentVariableNames`); optional. Receives the pod itself, so
-   * an EventRecorder's `event` fits (pass `(p, t, r, m) => recorder.event(p, t, r, m)`).
-   */
-  recordEvent?(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** Events about the pod (`InvalidEnvironmentVariableNames`): the kubelet's EventRecorder. */
+  recorder?: EventSink;
   /**
    * Which envFrom keys are valid names: `relaxed` (default, 1.32's RelaxedEnvironmentVariableValidation: any
    * printable ASCII but `=`) or `strict` (a C-identifier-like `[-._a-zA-Z][-._a-zA-Z0-9]*`). Invalid keys are
    * skipped with a warning event, as upstream.
    */
   envVarNameValidation?: 'relaxed' | 'strict';
+  /**
+   * Whether the pod came from a manifest file rather than the API (upstream IsStaticPod). Default: the
+   * `kubernetes.io/config.source` annotation is set and not `api`.
+   */
+  isStaticPod?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -77,7 +80,7 @@ export interface EnvironmentSources {
  * an undefined reference or an unterminated `$(` stays as written.
  */
 export function expandVariables(input: string, ...contexts: ReadonlyArray<ReadonlyMap<string, string> | Readonly<Record<string, string>>>): string {
-  const lookup = (name: string): string => {
+  return expandWith(input, (name) => {
     for (const ctx of contexts) {
       if (ctx instanceof Map) {
         const v = ctx.get(name);
@@ -87,7 +90,11 @@ export function expandVariables(input: string, ...contexts: ReadonlyArray<Readon
       }
     }
     return `$(${name})`;
-  };
+  });
+}
+
+/** upstream expansion.Expand with its mapping function: `mapping(name)` replaces each `$(name)`. */
+export function expandWith(input: string, mapping: (name: string) => string): string {
   let out = '';
   let checkpoint = 0;
   for (let cursor = 0; cursor < input.length; cursor++) {
@@ -102,7 +109,7 @@ export function expandVariables(input: string, ...contexts: ReadonlyArray<Readon
       if (close === -1) {
         out += '$(';
       } else {
-        out += lookup(input.slice(cursor + 2, close));
+        out += mapping(input.slice(cursor + 2, close));
         advance = close - cursor;
       }
     } else {
@@ -125,6 +132,23 @@ export function expandContainerCommandAndArgs(container: Pick<Container, 'comman
     command: (container.command ?? []).map((c) => expandVariables(c, vars)),
     args: (container.args ?? []).map((a) => expandVariables(a, vars)),
   };
+}
+
+/**
+ * A volume mount's subPathExpr expanded with the container's environment (upstream
+ * ExpandContainerVolumeMounts); a reference to an undefined or empty variable is an error
+ * `missing value for A, B` (names sorted).
+ */
+export function expandSubPathExpr(subPathExpr: string, envs: readonly KeyValue[]): string {
+  const vars = new Map(envs.map((e) => [e.key, e.value]));
+  const missing = new Set<string>();
+  const expanded = expandWith(subPathExpr, (name) => {
+    const v = vars.get(name);
+    if (!v) missing.add(name);
+    return v ?? '';
+  });
+  if (missing.size > 0) throw new ContainerConfigError('KeyNotFound', `missing value for ${[...missing].sort().join(', ')}`);
+  return expanded;
 }
 
 /**
@@ -403,7 +427,8 @@ async function lookup<T>(what: string, get: () => MaybePromise<T>): Promise<T> {
  */
 export async function makeEnvironmentVariables(pod: Pod, container: Container, sources: EnvironmentSources): Promise<KeyValue[]> {
   const namespace = pod.metadata?.namespace ?? 'default';
-  const isStatic = pod.metadata?.annotations?.['kubernetes.io/config.source'] !== undefined && pod.metadata.annotations['kubernetes.io/config.source'] !== 'api';
+  const source = pod.metadata?.annotations?.['kubernetes.io/config.source'];
+  const isStatic = sources.isStaticPod ?? (source !== undefined && source !== 'api');
   if (sources.services === undefined && !isStatic) {
     throw new ContainerConfigError('ServicesNotSynced', 'services have not yet been read at least once, cannot construct envvars');
   }
@@ -456,8 +481,8 @@ export async function makeEnvironmentVariables(pod: Pod, container: Container, s
     }
     if (invalid.length > 0) {
       invalid.sort();
-      sources.recordEvent?.(
-        pod,
+      sources.recorder?.event(
+        podRef(pod),
         'Warning',
         'InvalidEnvironmentVariableNames',
         `Keys [${invalid.join(', ')}] from the EnvFrom ${kind} ${namespace}/${name} were skipped since they are considered invalid environment variable names.`,

@@ -1,6 +1,6 @@
 // The pod's hostname/domain and the `/etc/hosts` the kubelet writes for it (upstream kubelet_pods.go:
 // GeneratePodHostNameAndDomain, makeHostsMount, ensureHostsFile, managedHostsFileContent).
-import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostAlias, Pod } from 'kubernetes-types/core/v1.js';
 import type { Mount } from './runtime/types.js';
@@ -109,17 +109,16 @@ export interface HostsFileOptions {
 }
 
 /**
- * Writes `<podDir>/etc-hosts` (mode 0644, atomically) and returns the container mount for /etc/hosts.
- * Upstream rewrites it for every container it starts; so does this.
+ * Writes `<podDir>/etc-hosts` (mode 0644) and returns the container mount for /etc/hosts. Upstream rewrites
+ * it for every container it starts, in place: containers bind-mount the file, so a rename would leave running
+ * containers on the old inode.
  */
 export async function ensureHostsFile(o: HostsFileOptions): Promise<Mount> {
   const path = join(o.podDir, 'etc-hosts');
   const content = o.hostNetwork
     ? nodeHostsFileContent(await readFile(o.nodeHostsPath ?? '/etc/hosts', 'utf8'), o.hostAliases)
     : managedHostsFileContent(o.podIPs, o.hostname, o.hostDomain, o.hostAliases);
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, content, { mode: 0o644 });
-  await chmod(tmp, 0o644);
-  await rename(tmp, path);
+  await writeFile(path, content, { mode: 0o644 });
+  await chmod(path, 0o644);
   return { containerPath: '/etc/hosts', hostPath: path, readonly: false, selinuxRelabel: true };
 }

@@ -1,12 +1,12 @@
 // Container lifecycle hooks (upstream pkg/kubelet/lifecycle/handlers.go and the hook steps of
 // kuberuntime_container.go): postStart and preStop handlers of kind exec, httpGet and sleep, their failure
 // messages, and the `FailedPostStartHook` / `FailedPreStopHook` events.
-import type { Container, LifecycleHandler, ObjectReference, Pod } from 'kubernetes-types/core/v1.js';
+import type { Container, LifecycleHandler, Pod } from 'kubernetes-types/core/v1.js';
 import { realClock, sleep, type Clock } from '../../client/clock.js';
 import { logger } from '../../util/log.js';
 import { formatPod } from '../dns.js';
 import { goQuote } from '../envvars.js';
-import { containerRef } from '../prober/prober.js';
+import { containerRef, podRef, type EventSink } from '../prober/prober.js';
 import { HTTPClientError, httpGet, newRequestForHTTPGetAction, ProbeError } from '../prober/probes.js';
 import type { ContainerRuntime } from '../runtime/types.js';
 
@@ -23,15 +23,13 @@ const log = logger('kubelet-lifecycle');
 /** Lifecycle HTTP requests have no timeout upstream; this bound only keeps a dead peer from holding a hook forever. */
 const HTTP_HOOK_LIMIT_SECONDS = 24 * 3600;
 
-export type RecordEvent = (subject: Pod | ObjectReference, type: 'Normal' | 'Warning', reason: string, message: string) => void;
-
 export interface HandlerRunnerOptions {
   /** Runs exec hooks (ExecSync without a timeout, as upstream). */
   runtime: Pick<ContainerRuntime, 'execSync'>;
   /** The pod's IP for httpGet hooks without `host` (upstream reads the sandbox status); undefined when it has none. */
   podIP(pod: Pod): string | undefined | Promise<string | undefined>;
   /** Events (`FailedPostStartHook`, `FailedPreStopHook`, `LifecycleHTTPFallback`). */
-  recordEvent?: RecordEvent;
+  recorder?: EventSink;
   clock?: Clock;
 }
 
@@ -130,7 +128,7 @@ export class HandlerRunner {
       } catch {
         return err.message;
       }
-      this.options.recordEvent?.(pod, 'Warning', LIFECYCLE_HTTP_FALLBACK, `request to HTTPS lifecycle hook ${url.host} got HTTP response, retry with HTTP succeeded`);
+      this.options.recorder?.event(podRef(pod), 'Warning', LIFECYCLE_HTTP_FALLBACK, `request to HTTPS lifecycle hook ${url.host} got HTTP response, retry with HTTP succeeded`);
       return undefined;
     }
   }
@@ -144,7 +142,7 @@ export class HandlerRunner {
     const handler = container.lifecycle?.postStart;
     if (!handler) return undefined;
     const msg = await this.run(pod, container, containerId, handler, signal);
-    if (msg !== undefined) this.options.recordEvent?.(containerRef(pod, container.name), 'Warning', FAILED_POST_START_HOOK, 'PostStartHook failed');
+    if (msg !== undefined) this.options.recorder?.event(containerRef(pod, container.name), 'Warning', FAILED_POST_START_HOOK, 'PostStartHook failed');
     return msg;
   }
 
@@ -163,7 +161,7 @@ export class HandlerRunner {
     const hook = this.run(pod, container, containerId, handler, stop.signal).then((msg) => {
       if (msg !== undefined) {
         log.info({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, container: container.name, msg }, 'preStop hook failed');
-        this.options.recordEvent?.(containerRef(pod, container.name), 'Warning', FAILED_PRE_STOP_HOOK, 'PreStopHook failed');
+        this.options.recorder?.event(containerRef(pod, container.name), 'Warning', FAILED_PRE_STOP_HOOK, 'PreStopHook failed');
       }
     });
     const timeout = new AbortController();

@@ -7,7 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { realClock, type Clock, type TimerHandle } from '../../client/clock.js';
 import { logger } from '../../util/log.js';
 import type { ContainerRuntime } from '../runtime/types.js';
-import { probeContainer, probeTiming, runtimeContainerId, type ProbeType, type ProbeWorkerResult, type RecordEvent } from './prober.js';
+import { probeContainer, probeTiming, runtimeContainerId, type ProbeType, type EventSink, type ProbeWorkerResult } from './prober.js';
 
 export type { ProbeType, ProbeWorkerResult } from './prober.js';
 
@@ -22,8 +22,8 @@ export interface ProbeFailure {
 export interface ProbeManagerOptions {
   /** Runs exec probes (ExecSync with the probe's timeout). */
   runtime: Pick<ContainerRuntime, 'execSync'>;
-  /** Events (`Unhealthy`, `ProbeWarning`); an EventRecorder's `event` fits: `(ref, t, r, m) => recorder.event(ref, t, r, m)`. */
-  recordEvent?: RecordEvent;
+  /** Events (`Unhealthy`, `ProbeWarning`): the kubelet's EventRecorder. */
+  recorder?: EventSink;
   /**
    * The kubelet's current status of the pod: containerStatuses with containerID, state.running.startedAt and
    * `started` (compute it with `updatePodStatus`), podIP. undefined while the pod has none.
@@ -132,9 +132,15 @@ class ProbeWorker {
         await this.wait(period - (elapsed % period));
       }
     } finally {
-      if (this.containerId) this.m.removeResult(this.type, this.containerId);
+      // A replacement worker (the pod was re-added) owns the result now.
+      if (!this.m.hasWorker(this.pod.metadata?.uid ?? '', this.container.name, this.type) || this.m.isCurrent(this)) this.clearResult();
       this.m.removeWorker(this);
     }
+  }
+
+  /** Drops this worker's cached result. */
+  clearResult(): void {
+    if (this.containerId) this.m.removeResult(this.type, this.containerId);
   }
 
   /** One step of upstream's worker.doProbe; false ends the worker. */
@@ -157,8 +163,8 @@ class ProbeWorker {
 
     if (!c.state?.running) {
       this.m.setResult(this, id, 'Failure', false);
-      // A container that ended for good needs no more probing.
-      return c.state?.terminated === undefined || willRestart(this.pod, this.container, c.state.terminated.exitCode);
+      // A container that ended under restartPolicy Never needs no more probing (sidecars always restart).
+      return c.state?.terminated === undefined || (this.pod.spec?.restartPolicy ?? 'Always') !== 'Never' || this.container.restartPolicy === 'Always';
     }
 
     if (this.pod.metadata?.deletionTimestamp && (this.type === 'Liveness' || this.type === 'Startup')) {
@@ -285,17 +291,17 @@ export class ProbeManager {
   /** Stops every worker of the pod; their cached results go with them. */
   removePod(pod: Pod | string): void {
     const uid = typeof pod === 'string' ? pod : (pod.metadata?.uid ?? '');
-    for (const w of this.workersOf(uid)) w.stop();
+    for (const w of this.workersOf(uid)) this.stopWorker(w);
   }
 
   /** Upstream StopLivenessAndStartup: a terminating pod keeps only readiness probing. */
   stopLivenessAndStartup(pod: Pod): void {
-    for (const w of this.workersOf(pod.metadata?.uid ?? '')) if (w.type !== 'Readiness') w.stop();
+    for (const w of this.workersOf(pod.metadata?.uid ?? '')) if (w.type !== 'Readiness') this.stopWorker(w);
   }
 
   /** Stops the workers of pods not in `desired` (upstream CleanupPods). */
   cleanupPods(desired: ReadonlySet<string>): void {
-    for (const w of this.workers.values()) if (!desired.has(w.pod.metadata?.uid ?? '')) w.stop();
+    for (const w of [...this.workers.values()]) if (!desired.has(w.pod.metadata?.uid ?? '')) this.stopWorker(w);
   }
 
   /** The readiness result of a container: true/false, or undefined when no readiness worker has seen it. */
@@ -353,6 +359,10 @@ export class ProbeManager {
 
   // --- used by the workers -------------------------------------------------------------------
 
+  isCurrent(w: ProbeWorker): boolean {
+    return this.workers.get(w.key) === w;
+  }
+
   removeWorker(w: ProbeWorker): void {
     if (this.workers.get(w.key) === w) this.workers.delete(w.key);
   }
@@ -383,6 +393,13 @@ export class ProbeManager {
   }
 
   // --- internals --------------------------------------------------------------------------------
+
+  /** Stops a worker and forgets it at once, so a re-added pod gets fresh workers even while the old one winds down. */
+  private stopWorker(w: ProbeWorker): void {
+    w.stop();
+    this.removeWorker(w);
+    w.clearResult();
+  }
 
   private workersOf(uid: string): ProbeWorker[] {
     return [...this.workers.values()].filter((w) => w.pod.metadata?.uid === uid);

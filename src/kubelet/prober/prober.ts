@@ -3,6 +3,7 @@
 // `Unhealthy` / `ProbeWarning` event on the container.
 import type { Container, ObjectReference, Pod, PodStatus, Probe } from 'kubernetes-types/core/v1.js';
 import { expandCommandOnlyStatic } from '../envvars.js';
+import type { EventRecorder } from '../../client/events.js';
 import type { ContainerRuntime } from '../runtime/types.js';
 import { execProbe, grpcProbe, httpProbe, newRequestForHTTPGetAction, ProbeError, resolveContainerPort, tcpProbe, type ProbeOutcome } from './probes.js';
 
@@ -17,7 +18,8 @@ export const CONTAINER_PROBE_WARNING = 'ProbeWarning';
 
 const MAX_PROBE_RETRIES = 3;
 
-export type RecordEvent = (subject: ObjectReference, type: 'Normal' | 'Warning', reason: string, message: string) => void;
+/** Where kubelet events go: src/client/events.ts EventRecorder fits (only `event` is used). */
+export type EventSink = Pick<EventRecorder, 'event'>;
 
 /** Upstream defaults for fields a static pod may leave unset (the API server defaults them for API pods). */
 export function probeTiming(spec: Probe): { initialDelaySeconds: number; periodSeconds: number; timeoutSeconds: number; successThreshold: number; failureThreshold: number } {
@@ -36,16 +38,24 @@ export function runtimeContainerId(containerID: string): string {
   return i === -1 ? containerID : containerID.slice(i + 3);
 }
 
+/**
+ * The ObjectReference for events about a pod. Built by hand because pods from list responses and informers
+ * carry no kind/apiVersion, and the recorder drops events about objects without them.
+ */
+export function podRef(pod: Pod): ObjectReference {
+  const ref: ObjectReference = { kind: 'Pod', apiVersion: 'v1', name: pod.metadata?.name ?? '' };
+  if (pod.metadata?.namespace) ref.namespace = pod.metadata.namespace;
+  if (pod.metadata?.uid) ref.uid = pod.metadata.uid;
+  if (pod.metadata?.resourceVersion) ref.resourceVersion = pod.metadata.resourceVersion;
+  return ref;
+}
+
 /** The ObjectReference events about a container use (upstream GenerateContainerRef: the pod with a fieldPath). */
 export function containerRef(pod: Pod, containerName: string): ObjectReference {
   const isInit = (pod.spec?.initContainers ?? []).some((c) => c.name === containerName);
   const isEphemeral = !isInit && (pod.spec?.ephemeralContainers ?? []).some((c) => c.name === containerName);
   const field = isInit ? 'initContainers' : isEphemeral ? 'ephemeralContainers' : 'containers';
-  const ref: ObjectReference = { kind: 'Pod', apiVersion: 'v1', name: pod.metadata?.name ?? '', fieldPath: `spec.${field}{${containerName}}` };
-  if (pod.metadata?.namespace) ref.namespace = pod.metadata.namespace;
-  if (pod.metadata?.uid) ref.uid = pod.metadata.uid;
-  if (pod.metadata?.resourceVersion) ref.resourceVersion = pod.metadata.resourceVersion;
-  return ref;
+  return { ...podRef(pod), fieldPath: `spec.${field}{${containerName}}` };
 }
 
 /** Runs the action of `spec` once. Throws ProbeError when the probe cannot run. */
@@ -78,7 +88,7 @@ export interface ProbeRun {
  * `<Type> probe errored: <error>` (Unhealthy) and `<Type> probe warning: <output>` (ProbeWarning).
  */
 export async function probeContainer(
-  o: { runtime: Pick<ContainerRuntime, 'execSync'>; recordEvent?: RecordEvent | undefined },
+  o: { runtime: Pick<ContainerRuntime, 'execSync'>; recorder?: EventSink | undefined },
   probeType: ProbeType,
   spec: Probe,
   pod: Pod,
@@ -97,7 +107,7 @@ export async function probeContainer(
       error = err instanceof Error ? err.message : String(err);
     }
   }
-  const event = (reason: string, message: string) => o.recordEvent?.(containerRef(pod, container.name), 'Warning', reason, message);
+  const event = (reason: string, message: string) => o.recorder?.event(containerRef(pod, container.name), 'Warning', reason, message);
   if (error !== undefined || !outcome) {
     event(CONTAINER_UNHEALTHY, `${probeType} probe errored: ${error}`);
     return { result: 'Failure', error: error ?? 'no outcome' };

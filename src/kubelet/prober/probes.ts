@@ -221,8 +221,8 @@ function getOnce(req: ProbeRequest, url: URL, deadline: number, signal?: AbortSi
       path: (url.pathname || '/') + url.search,
       headers,
       agent: false as const,
+      // Probes skip certificate checks (upstream InsecureSkipVerify); SNI follows the URL host as Go's client does.
       rejectUnauthorized: false,
-      ...(hostHeader && url.protocol === 'https:' ? { servername: hostHeader.replace(/:\d+$/, '') } : {}),
     };
     const target = `Get ${goQuote(url.href === req.url.href ? req.urlText : url.href)}`;
     const remaining = deadline - Date.now();

@@ -50,7 +50,7 @@ function configurer(over: Partial<DNSConfigurerOptions> = {}, host: ResolvConf =
     clusterDNS: ['10.43.0.10'],
     clusterDomain: 'cluster.local',
     nodeRef: { kind: 'Node', name: 'node-a', uid: 'node-a', apiVersion: 'v1' },
-    recordEvent: (subject, type, reason, message) => events.push(`${'kind' in subject ? subject.kind : ''} ${type} ${reason} ${message}`),
+    recorder: { event: (subject, type, reason, message) => events.push(`${subject.kind ?? ''} ${type} ${reason} ${message}`) },
     readResolverConfig: async () => structuredClone(host),
     ...over,
   });

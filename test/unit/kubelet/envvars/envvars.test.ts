@@ -6,6 +6,7 @@ import {
   containerResourceValue,
   expandCommandOnlyStatic,
   expandContainerCommandAndArgs,
+  expandSubPathExpr,
   expandVariables,
   formatMap,
   isValidEnvVarName,
@@ -61,6 +62,15 @@ describe('command and args expansion', () => {
       { key: 'PORT', value: '8080' },
     ]);
     assert.deepEqual(got, { command: ['/bin/web'], args: ['--port=8080', '$(PORT)', '$(NOPE)'] });
+  });
+
+  it('expands subPathExpr and refuses undefined or empty variables', () => {
+    const envs = [
+      { key: 'POD_NAME', value: 'web-0' },
+      { key: 'EMPTY', value: '' },
+    ];
+    assert.equal(expandSubPathExpr('logs/$(POD_NAME)', envs), 'logs/web-0');
+    assert.throws(() => expandSubPathExpr('$(NOPE)/$(EMPTY)/$(POD_NAME)', envs), (e: unknown) => e instanceof ContainerConfigError && e.message === 'missing value for EMPTY, NOPE');
   });
 
   it('exec probes see only static env values (valueFrom variables are empty)', () => {
@@ -239,7 +249,7 @@ function sources(over: Partial<EnvironmentSources> = {}): EnvironmentSources & {
     podIPs: ['10.42.0.7'],
     hostIPs: ['192.168.1.5'],
     nodeAllocatable: { cpu: '4', memory: '8Gi' },
-    recordEvent: (_pod, type, reason, message) => events.push(`${type} ${reason} ${message}`),
+    recorder: { event: (_pod, type, reason, message) => events.push(`${type} ${reason} ${message}`) },
     events,
     ...over,
   };

@@ -4,6 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { Container, Pod } from 'kubernetes-types/core/v1.js';
+import type { ObjectReference } from 'kubernetes-types/core/v1.js';
 import { FakeClock } from '../../../../src/client/clock.js';
 import { HandlerRunner, runHandler, type HandlerRunnerOptions } from '../../../../src/kubelet/lifecycle/handlers.js';
 import { RuntimeError, type ExecSyncResult } from '../../../../src/kubelet/runtime/types.js';
@@ -25,7 +26,7 @@ function options(over: Partial<HandlerRunnerOptions> = {}, answer?: (cmd: string
       },
     },
     podIP: () => '127.0.0.1',
-    recordEvent: (subject, type, reason, message) => events.push(`${'fieldPath' in subject && subject.fieldPath ? subject.fieldPath : 'pod'} ${type} ${reason} ${message}`),
+    recorder: { event: (subject, type, reason, message) => events.push(`${(subject as ObjectReference).fieldPath ?? 'pod'} ${type} ${reason} ${message}`) },
     events,
     execs,
     ...over,

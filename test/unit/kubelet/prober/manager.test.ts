@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { Container, Pod, PodStatus, Probe } from 'kubernetes-types/core/v1.js';
+import type { ObjectReference } from 'kubernetes-types/core/v1.js';
 import { FakeClock } from '../../../../src/client/clock.js';
 import { ProbeManager, type ProbeFailure } from '../../../../src/kubelet/prober/manager.js';
 import type { ExecSyncResult } from '../../../../src/kubelet/runtime/types.js';
@@ -47,7 +48,7 @@ function harness(p: Pod) {
         return { stdout: Buffer.from(`${cmd[0]} said ${exitCodes.get(cmd[0]!) ?? 0}`), stderr: Buffer.alloc(0), exitCode: exitCodes.get(cmd[0]!) ?? 0 };
       },
     },
-    recordEvent: (ref, type, reason, message) => events.push(`${ref.fieldPath} ${type} ${reason} ${message}`),
+    recorder: { event: (ref, type, reason, message) => events.push(`${(ref as ObjectReference).fieldPath} ${type} ${reason} ${message}`) },
     podStatus: () => status,
     onLivenessFailure: (_p, name, id, failure) => liveness.push({ name, id, failure }),
     onStartupFailure: (_p, name, id, failure) => startup.push({ name, id, failure }),
@@ -266,5 +267,51 @@ describe('ProbeManager', () => {
     assert.equal(h.execs.length, 1, 'the status update triggered a probe');
     assert.equal(h.m.readiness('pod-1', 'app-1'), true);
     await h.m.stop();
+  });
+});
+
+describe('ProbeManager with real servers and the real clock', () => {
+  it('an httpGet liveness probe answering 500 restarts the container; a tcpSocket readiness probe makes it ready', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((_req, res) => {
+      res.statusCode = 500;
+      res.end();
+    });
+    const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)));
+    const p = pod([
+      {
+        name: 'app',
+        ports: [{ name: 'http', containerPort: port }],
+        livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 1 },
+        readinessProbe: { tcpSocket: { port }, periodSeconds: 1 },
+      },
+    ]);
+    const status: PodStatus = {
+      phase: 'Running',
+      podIP: '127.0.0.1',
+      containerStatuses: [{ name: 'app', containerID: 'containerd://real-1', image: 'i', imageID: '', ready: false, restartCount: 0, started: true, state: { running: { startedAt: new Date().toISOString() } } }],
+    };
+    const events: string[] = [];
+    let failure: ProbeFailure | undefined;
+    const m = new ProbeManager({
+      runtime: { execSync: async () => Promise.reject(new Error('unused')) },
+      recorder: { event: (_ref, type, reason, message) => events.push(`${type} ${reason} ${message}`) },
+      podStatus: () => status,
+      onLivenessFailure: (_p, _name, _id, f) => (failure = f),
+      random: () => 0,
+    });
+    try {
+      m.addPod(p);
+      const deadline = Date.now() + 5000;
+      while (!failure && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(failure, { message: 'Container app failed liveness probe, will be restarted', gracePeriodSeconds: 30 });
+      assert.deepEqual(events.slice(0, 2), ['Warning Unhealthy Liveness probe failed: HTTP probe failed with statuscode: 500', 'Warning Unhealthy Liveness probe failed: HTTP probe failed with statuscode: 500']);
+      assert.equal(m.readiness('pod-1', 'containerd://real-1'), true);
+      m.updatePodStatus(p, status);
+      assert.equal(status.containerStatuses![0]!.ready, true);
+    } finally {
+      await m.stop();
+      server.close();
+    }
   });
 });

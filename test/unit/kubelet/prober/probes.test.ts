@@ -5,6 +5,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Container, Pod, PodStatus, Probe } from 'kubernetes-types/core/v1.js';
+import type { ObjectReference } from 'kubernetes-types/core/v1.js';
 import {
   canonicalHeaderKey,
   decodeHealthCheckResponse,
@@ -280,7 +281,7 @@ describe('probeContainer: retries and events', () => {
     const events: string[] = [];
     const rt = execRuntime(() => out('nope', '', 3));
     const spec: Probe = { exec: { command: ['check', '$(MODE)'] } };
-    const run = await probeContainer({ runtime: rt, recordEvent: (ref, t, r, m) => events.push(`${ref.fieldPath} ${t} ${r} ${m}`) }, 'Liveness', spec, pod, status, { name: 'app', env: [{ name: 'MODE', value: 'deep' }] }, 'cid');
+    const run = await probeContainer({ runtime: rt, recorder: { event: (ref, t, r, m) => events.push(`${(ref as ObjectReference).fieldPath} ${t} ${r} ${m}`) } }, 'Liveness', spec, pod, status, { name: 'app', env: [{ name: 'MODE', value: 'deep' }] }, 'cid');
     assert.deepEqual(run, { result: 'Failure' });
     assert.deepEqual(events, ['spec.containers{app} Warning Unhealthy Liveness probe failed: nope']);
     assert.deepEqual(rt.calls[0]!.cmd, ['check', 'deep'], 'the command expands static env values');
@@ -289,7 +290,7 @@ describe('probeContainer: retries and events', () => {
   it('retries an erroring probe 3 times, then reports `probe errored`', async () => {
     const events: string[] = [];
     const rt = execRuntime(() => new RuntimeError('Unavailable', 'runtime is down'));
-    const run = await probeContainer({ runtime: rt, recordEvent: (_ref, _t, r, m) => events.push(`${r} ${m}`) }, 'Readiness', { exec: { command: ['x'] } }, pod, status, { name: 'app' }, 'cid');
+    const run = await probeContainer({ runtime: rt, recorder: { event: (_ref, _t, r, m) => events.push(`${r} ${m}`) } }, 'Readiness', { exec: { command: ['x'] } }, pod, status, { name: 'app' }, 'cid');
     assert.equal(rt.calls.length, 3);
     assert.deepEqual(run, { result: 'Failure', error: 'runtime is down' });
     assert.deepEqual(events, ['Unhealthy Readiness probe errored: runtime is down']);
@@ -300,7 +301,7 @@ describe('probeContainer: retries and events', () => {
     const p = await listen(s);
     try {
       const events: string[] = [];
-      const run = await probeContainer({ runtime: execRuntime(() => out('', '', 0)), recordEvent: (_ref, t, r, m) => events.push(`${t} ${r} ${m}`) }, 'Startup', { httpGet: { port: p, path: '/' } }, pod, status, { name: 'app' }, 'cid');
+      const run = await probeContainer({ runtime: execRuntime(() => out('', '', 0)), recorder: { event: (_ref, t, r, m) => events.push(`${t} ${r} ${m}`) } }, 'Startup', { httpGet: { port: p, path: '/' } }, pod, status, { name: 'app' }, 'cid');
       assert.deepEqual(run, { result: 'Success' });
       assert.deepEqual(events, ['Warning ProbeWarning Startup probe warning: Probe terminated redirects, Response body: bye']);
     } finally {
