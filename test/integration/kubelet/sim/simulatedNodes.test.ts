@@ -1,5 +1,5 @@
 // Simulated nodes against a real `k8ts server` (API, scheduler, controllers) with the real kubectl:
-// 20 nodes register Ready, renew their leases, run a 50-replica Deployment to Running/Ready with
+// 20 nodes register Ready, renew their leases, correct a status someone else changed, run a 50-replica Deployment to Running/Ready with
 // IPs from their podCIDRs, finish deletions, complete a Job, and pick up where they left off after a
 // restart of the simulator.
 import assert from 'node:assert/strict';
@@ -87,6 +87,14 @@ describe('simulated nodes', () => {
       return now.length === 20 && now.every((l) => Date.parse(l.spec!.renewTime!) > Date.parse(first.get(l.metadata!.name!)!.spec!.renewTime!));
     }, 10_000);
     assert.ok(sim!.stats().leaseRenewals >= 40, JSON.stringify(sim!.stats()));
+  });
+
+  it('corrects its node status at once when someone else changes it', async () => {
+    const patch = JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.' }] } });
+    await ok(['patch', 'node', 'sim-3', '--subresource=status', '--type=strategic', '-p', patch]);
+    await waitFor('sim-3 Ready again', async () => (await ok(['get', 'node', 'sim-3', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])) === 'True', 10_000);
+    const reason = await ok(['get', 'node', 'sim-3', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].reason}']);
+    assert.equal(reason, 'KubeletReady');
   });
 
   it('runs a 50-replica Deployment to Running and Ready with pod IPs from the node podCIDRs', async () => {
