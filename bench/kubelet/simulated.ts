@@ -41,6 +41,8 @@ export interface SimulatedBenchResult {
   podsRunningPerSecond: number;
   simulatorCpuSeconds: number;
   simulatorPeakRssMB: number;
+  /** With the nodes registered and no pods yet. */
+  simulatorReadyRssMB: number;
   simulatorIdleCpuPercent: number;
   leaseRenewalsPerSecond: number;
   apiserverRssMB: number;
@@ -116,6 +118,7 @@ export async function runSimulatedNodesBench(o: SimulatedBenchOptions): Promise<
       await sleep(20);
     }
     const nodesReadyMs = now() - t0;
+    const simulatorReadyRssMB = procStat(sim.pid!).rssMB;
     say(`${o.nodes} nodes registered and Ready in ${Math.round(nodesReadyMs)} ms`);
 
     // Count pods reaching Running through one watch started before the first create.
@@ -178,6 +181,7 @@ export async function runSimulatedNodesBench(o: SimulatedBenchOptions): Promise<
       podsRunningPerSecond: o.pods / (allRunningMs / 1000),
       simulatorCpuSeconds: cpuRun,
       simulatorPeakRssMB: peak.rss,
+      simulatorReadyRssMB,
       simulatorIdleCpuPercent: (100 * idleCpu) / idleWall,
       leaseRenewalsPerSecond: renewals / idleWall,
       apiserverRssMB: procStat(server.pid!).rssMB,
@@ -204,6 +208,7 @@ export function formatSimulatedBench(r: SimulatedBenchResult): string {
     `| first create → all ${f(r.pods)} pods Running, ms | ${f(r.allRunningMs)} |`,
     `| pods Running per second | ${f(r.podsRunningPerSecond)} |`,
     `| simulator CPU during the run, s | ${f(r.simulatorCpuSeconds, 1)} |`,
+    `| simulator RSS with ${f(r.nodes)} nodes and no pods, MB | ${f(r.simulatorReadyRssMB)} |`,
     `| simulator peak RSS, MB | ${f(r.simulatorPeakRssMB)} |`,
     `| simulator idle CPU (leases only), % of one core | ${f(r.simulatorIdleCpuPercent, 1)} |`,
     `| lease renewals per second | ${f(r.leaseRenewalsPerSecond)} |`,

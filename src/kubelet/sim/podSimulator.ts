@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { isConflict, isNotFound } from '../../client/apiError.js';
 import { realClock, type Clock } from '../../client/clock.js';
+import { EventRecorder } from '../../client/events.js';
 import { SharedInformer } from '../../client/informer.js';
 import { rfc3339 } from '../../client/microTime.js';
 import type { ResourceClient } from '../../client/resourceClient.js';
@@ -71,6 +72,8 @@ export function simulationView(pod: Pod, mine: (nodeName: string) => boolean): P
   const annotations = Object.entries(m.annotations ?? {}).filter(([k]) => k.startsWith(ANNOTATION_PREFIX));
   const s = pod.spec!;
   const view: Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: {
       ...identity,
       ...(m.creationTimestamp ? { creationTimestamp: m.creationTimestamp } : {}),
@@ -131,6 +134,8 @@ export class PodSimulator {
   private readonly mineByKey = new Set<string>();
   private readonly abort = new AbortController();
   private workers: Promise<void>[] = [];
+  /** One recorder per node (source.host = node name, as a kubelet's), made when a stage first records an event. */
+  private readonly recorders = new Map<string, EventRecorder>();
   readonly stats: PodSimulatorStats = { pods: 0, applied: {}, errors: 0 };
 
   constructor(private readonly o: PodSimulatorOptions) {
@@ -165,6 +170,17 @@ export class PodSimulator {
     this.informer.stop();
     await this.queue.shutDownWithDrain();
     await Promise.all(this.workers);
+    await Promise.all([...this.recorders.values()].map((r) => r.flush()));
+    for (const r of this.recorders.values()) r.shutdown();
+  }
+
+  private recorderFor(nodeName: string): EventRecorder {
+    let r = this.recorders.get(nodeName);
+    if (!r) {
+      r = new EventRecorder({ client: this.o.client, component: 'kubelet', host: nodeName, clock: this.clock });
+      this.recorders.set(nodeName, r);
+    }
+    return r;
   }
 
   private observe(p: Readonly<Pod>): void {
@@ -249,6 +265,10 @@ export class PodSimulator {
   private async apply(pod: Readonly<Pod>, a: StageAction): Promise<void> {
     const ns = pod.metadata!.namespace;
     const name = pod.metadata!.name!;
+    if (a.kind === 'event') {
+      this.recorderFor(pod.spec!.nodeName!).event(pod, a.type, a.reason, a.message);
+      return;
+    }
     try {
       if (a.kind === 'patchStatus') {
         await this.pods.patch(ns, name, { metadata: { uid: pod.metadata!.uid }, status: a.status }, { type: 'strategic', subresource: 'status' });

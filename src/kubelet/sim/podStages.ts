@@ -52,7 +52,7 @@ const podReady: Stage = {
         $each: {
           name: '{{ .name }}',
           image: '{{ .image }}',
-                    containerID: '{{ containerID }}',
+          containerID: '{{ containerID }}',
           ready: true,
           started: true,
           restartCount: 0,
@@ -67,7 +67,7 @@ const podReady: Stage = {
           $then: {
             name: '{{ .name }}',
             image: '{{ .image }}',
-                        containerID: '{{ containerID }}',
+            containerID: '{{ containerID }}',
             ready: true,
             started: true,
             restartCount: 0,
@@ -76,7 +76,7 @@ const podReady: Stage = {
           $else: {
             name: '{{ .name }}',
             image: '{{ .image }}',
-                        containerID: '{{ containerID }}',
+            containerID: '{{ containerID }}',
             ready: true,
             started: false,
             restartCount: 0,
@@ -124,7 +124,7 @@ const podComplete: Stage = {
         $each: {
           name: '{{ .name }}',
           image: '{{ .image }}',
-                    containerID: '{{ containerID }}',
+          containerID: '{{ containerID }}',
           ready: false,
           started: false,
           restartCount: 0,

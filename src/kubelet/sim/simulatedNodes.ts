@@ -159,15 +159,6 @@ export async function startSimulatedNodes(o: SimulatedNodesOptions, outerSignal?
 
   const pods = new PodSimulator({ client: o.client, stages: o.stages ?? DEFAULT_POD_STAGES, nodes: directory, workers: o.podWorkers ?? 32, clock, ...(o.random ? { random: o.random } : {}) });
 
-  const pool = new TaskPool(o.heartbeatConcurrency ?? 16);
-  const started = clock.now();
-  await Promise.all([...records.values()].map((rec) => pool.run(() => register(o.client, rec, heartbeat, clock, signal))));
-  log.info({ nodes: records.size, ms: clock.now() - started }, 'simulated nodes registered');
-  nodeInformer.start(signal);
-  heartbeat.start();
-  await pods.start();
-  await nodeInformer.waitForSync(signal);
-
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
@@ -177,6 +168,22 @@ export async function startSimulatedNodes(o: SimulatedNodesOptions, outerSignal?
       await heartbeat.stop();
       await pods.stop();
     })());
+
+  try {
+    const pool = new TaskPool(o.heartbeatConcurrency ?? 16);
+    const started = clock.now();
+    await Promise.all([...records.values()].map((rec) => pool.run(() => register(o.client, rec, heartbeat, clock, signal))));
+    log.info({ nodes: records.size, ms: clock.now() - started }, 'simulated nodes registered');
+    nodeInformer.start(signal);
+    heartbeat.start();
+    // Pod IPs come from the podCIDRs node IPAM assigned, so know them before the first pod.
+    await nodeInformer.waitForSync(signal);
+    await pods.start();
+    signal.throwIfAborted();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   signal.addEventListener('abort', () => void stop(), { once: true });
   return {
     nodeNames: specs.map((s) => s.name),

@@ -40,7 +40,16 @@ export interface StageFinalizers {
   empty?: boolean;
 }
 
+/** An event about the object (kwok's StageEvent); `message` may use template expressions. */
+export interface StageEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
 export interface StageNext {
+  /** Recorded when the stage acts, before its other steps. */
+  event?: StageEvent;
   /** Rendered against the object (see template.ts) and sent as a strategic merge patch of `status`. */
   statusTemplate?: TemplateValue;
   finalizers?: StageFinalizers;
@@ -61,6 +70,7 @@ export interface Stage {
 
 /** What a stage asks the simulator to do, in this order. */
 export type StageAction =
+  | { kind: 'event'; type: 'Normal' | 'Warning'; reason: string; message: string }
   | { kind: 'finalizers'; finalizers: string[] }
   | { kind: 'patchStatus'; status: Record<string, unknown> }
   | { kind: 'delete' };
@@ -218,9 +228,11 @@ export function stageDelayMs(stage: Readonly<Stage>, obj: JsonLike, nowMs: numbe
   return Math.max(0, Math.round(base));
 }
 
-/** What `stage` does to `obj`: finalizer changes, a rendered status patch, a delete — in that order. */
+/** What `stage` does to `obj`: an event, finalizer changes, a rendered status patch, a delete — in that order. */
 export function planStageActions(stage: Readonly<Stage>, obj: JsonLike, ctx: TemplateContext): StageAction[] {
   const actions: StageAction[] = [];
+  const e = stage.next.event;
+  if (e) actions.push({ kind: 'event', type: e.type, reason: e.reason, message: String(renderTemplate(e.message, obj, ctx) ?? '') });
   const f = stage.next.finalizers;
   if (f) {
     const current = ((obj as { metadata?: { finalizers?: string[] } }).metadata?.finalizers ?? []).slice();
@@ -254,6 +266,8 @@ export function validateStage(s: unknown): Stage {
     if ((r.operator === 'In' || r.operator === 'NotIn') && !(r.values ?? []).length) bad(`${r.key}: operator ${r.operator} needs values`);
     parsePath(r.key);
   }
+  const ev = st.next?.event;
+  if (ev && (!['Normal', 'Warning'].includes(ev.type) || typeof ev.reason !== 'string' || !ev.reason || typeof ev.message !== 'string')) bad('next.event needs type Normal or Warning, a reason and a message');
   if (st.delay?.durationFrom) parsePath(st.delay.durationFrom);
   if (st.delay?.jitterDurationFrom) parsePath(st.delay.jitterDurationFrom);
   return st as Stage;

@@ -1,5 +1,5 @@
 // Simulated nodes against a real `k8ts server` (API, scheduler, controllers) with the real kubectl:
-// 20 nodes register Ready, renew their leases, run a 50-replica Deployment to Running/Ready with
+// 20 nodes register Ready, renew their leases, correct a status someone else changed, run a 50-replica Deployment to Running/Ready with
 // IPs from their podCIDRs, finish deletions, complete a Job, and pick up where they left off after a
 // restart of the simulator.
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import { loadKubeconfigConfig } from '../../../../src/client/config.js';
 import { RestClient } from '../../../../src/client/restClient.js';
 import { startSimulatedNodes, type SimulatedNodes } from '../../../../src/kubelet/sim/simulatedNodes.js';
+import { DEFAULT_POD_STAGES } from '../../../../src/kubelet/sim/podStages.js';
 import { parseCIDR, parseIP } from '../../../../src/controllers/nodeipam/cidrSet.js';
 import { startK8tsServer, type RunningServer } from '../../../support/k8tsServer.js';
 import { waitFor } from '../../../support/waitFor.js';
@@ -89,6 +90,14 @@ describe('simulated nodes', () => {
     assert.ok(sim!.stats().leaseRenewals >= 40, JSON.stringify(sim!.stats()));
   });
 
+  it('corrects its node status at once when someone else changes it', async () => {
+    const patch = JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.' }] } });
+    await ok(['patch', 'node', 'sim-3', '--subresource=status', '--type=strategic', '-p', patch]);
+    await waitFor('sim-3 Ready again', async () => (await ok(['get', 'node', 'sim-3', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])) === 'True', 10_000);
+    const reason = await ok(['get', 'node', 'sim-3', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].reason}']);
+    assert.equal(reason, 'KubeletReady');
+  });
+
   it('runs a 50-replica Deployment to Running and Ready with pod IPs from the node podCIDRs', async () => {
     await ok(['apply', '-f', '-'], deployment(50));
     await waitFor('deployment 50/50 ready', async () => (await ok(['get', 'deploy', 'web', '-o', 'jsonpath={.status.readyReplicas}'])) === '50', 60_000);
@@ -132,7 +141,9 @@ describe('simulated nodes', () => {
     await waitFor('deployment 5/5 ready', async () => (await ok(['get', 'deploy', 'web', '-o', 'jsonpath={.status.readyReplicas}'])) === '5', 60_000);
     const ipsBefore = await ok(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].status.podIP}']);
     await sim!.stop();
-    sim = await start();
+    // The new simulator's pod-ready stage also records a Started event: stages are data.
+    const stages = DEFAULT_POD_STAGES.map((st) => (st.name === 'pod-ready' ? { ...st, next: { ...st.next, event: { type: 'Normal' as const, reason: 'Started', message: 'Started container {{ .spec.containers[0].name }}' } } } : st));
+    sim = await startSimulatedNodes({ client, nodes: 20, namePrefix: 'sim-', labels: { 'topology.kubernetes.io/zone': 'sim-a' }, renewIntervalMs: 1000, stages });
     await ok(['scale', 'deploy', 'web', '--replicas', '8']);
     await waitFor('deployment 8/8 ready', async () => (await ok(['get', 'deploy', 'web', '-o', 'jsonpath={.status.readyReplicas}'])) === '8', 60_000);
     const ipsAfter = (await ok(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].status.podIP}'])).split(' ');
@@ -140,5 +151,10 @@ describe('simulated nodes', () => {
     for (const ip of ipsBefore.split(' ')) assert.ok(ipsAfter.includes(ip), `${ip} kept`);
     const nodes = await ok(['get', 'nodes', '--no-headers']);
     assert.equal(nodes.trim().split('\n').filter((l) => /\sReady\s/.test(l)).length, 20);
+    const events = await waitFor('3 Started events', async () => {
+      const out = (await ok(['get', 'events', '--field-selector', 'reason=Started', '-o', 'jsonpath={range .items[*]}{.involvedObject.name} {.source.component} {.source.host} {.message}{"\\n"}{end}'])).trim().split('\n').filter(Boolean);
+      return out.length === 3 ? out : undefined;
+    });
+    for (const e of events) assert.match(e, /^web-\S+ kubelet sim-\d+ Started container nginx$/, e);
   });
 });

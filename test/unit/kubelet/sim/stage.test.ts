@@ -117,6 +117,11 @@ test('planStageActions orders finalizers, status, delete and skips finalizer no-
   assert.deepEqual(planStageActions(stage('e', 0, { next: { finalizers: { empty: true } } }), obj, { vars: {} }), [{ kind: 'finalizers', finalizers: [] }]);
 });
 
+test('an event comes first, its message rendered from the object', () => {
+  const s = stage('ev', 0, { next: { event: { type: 'Normal', reason: 'Started', message: 'Started container {{ .spec.containers[0].name }}' }, delete: true } });
+  assert.deepEqual(planStageActions(s, pod, { vars: {} }), [{ kind: 'event', type: 'Normal', reason: 'Started', message: 'Started container a' }, { kind: 'delete' }]);
+});
+
 test('parseStages reads kwok-shaped and flat YAML documents and refuses bad ones', () => {
   const stages = parseStages(`
 kind: Stage
@@ -142,6 +147,7 @@ next: {delete: true}
     ['In without values', 'name: x\nresourceRef: {kind: Pod}\nnext: {}\nselector: {matchExpressions: [{key: .a, operator: In}]}'],
     ['bad path', 'name: x\nresourceRef: {kind: Pod}\nnext: {}\nselector: {matchExpressions: [{key: ".a[b]", operator: Exists}]}'],
     ['bad YAML', 'name: [x'],
+    ['bad event type', 'name: x\nresourceRef: {kind: Pod}\nnext: {event: {type: Info, reason: R, message: m}}'],
   ];
   for (const [name, text] of bad) assert.throws(() => parseStages(text), (e: unknown) => e instanceof StageError, name);
 });
