@@ -69,6 +69,14 @@ interface DataDirOption {
   dataDir: string;
 }
 
+/** The containerd socket of the node in `dataDir`, when its kubelet uses containerd (from `<dataDir>/agent/runtime-endpoint`). */
+async function containerdSocketOf(dataDir: string): Promise<string | undefined> {
+  const { readRuntimeEndpointFile } = await import('../kubelet/runtime/cri/connect.js');
+  const endpoint = await readRuntimeEndpointFile(dataDir).catch(() => undefined);
+  if (!endpoint || endpoint.endsWith('k8ts-cri.sock')) return undefined;
+  return endpoint.replace(/^unix:\/\//, '');
+}
+
 export function registerImagesCommand(program: Command): void {
   const images = program.command('images').description("the node's built-in image store (like kind load and crictl images)");
   const store = (opts: DataDirOption, extra: { insecureRegistries?: string[] } = {}) => new FileImageStore({ root: imageStoreRoot(opts.dataDir), ...extra });
@@ -80,6 +88,20 @@ export function registerImagesCommand(program: Command): void {
     .option('--data-dir <dir>', 'state directory of the node', defaultDataDir())
     .option('--base-name <name>', 'repository for OCI layouts whose ref names are bare tags (e.g. localhost/lab/busybox)')
     .action(async (files: string[], opts: DataDirOption & { baseName?: string }) => {
+      // A node that runs containerd keeps its images there: import through ctr into CRI's namespace.
+      const containerd = await containerdSocketOf(opts.dataDir);
+      if (containerd) {
+        const { importImageArchive } = await import('../kubelet/runtime/cri/importImage.js');
+        for (const file of files) {
+          try {
+            const names = await importImageArchive(containerd, file, opts.baseName ? { baseName: opts.baseName } : {});
+            for (const n of names) process.stdout.write(`imported ${n} (containerd)\n`);
+          } catch (err) {
+            fail(`importing ${file} into containerd: ${describe(err)}`);
+          }
+        }
+        return;
+      }
       const s = store(opts);
       for (const file of files) {
         try {
@@ -103,7 +125,17 @@ export function registerImagesCommand(program: Command): void {
     .option('-q, --quiet', 'only image ids', false)
     .option('--digests', 'show repo digests', false)
     .action(async (ref: string | undefined, opts: DataDirOption & { quiet: boolean; digests: boolean }) => {
-      const list = await store(opts).listImages(ref ? { image: { image: ref } } : undefined);
+      const containerd = await containerdSocketOf(opts.dataDir);
+      let list: Image[];
+      if (containerd) {
+        const { CriRuntime } = await import('../kubelet/runtime/cri/runtime.js');
+        const cri = new CriRuntime({ endpoint: `unix://${containerd}` });
+        try {
+          list = await cri.listImages(ref ? { image: { image: ref } } : undefined);
+        } finally {
+          await cri.close();
+        }
+      } else list = await store(opts).listImages(ref ? { image: { image: ref } } : undefined);
       if (opts.quiet) {
         process.stdout.write(list.map((i) => `${i.id}\n`).join(''));
         return;

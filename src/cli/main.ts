@@ -55,6 +55,8 @@ export async function main(argv: string[]): Promise<void> {
 
   const { registerImagesCommand } = await import('./imagesCommand.js');
   registerImagesCommand(program);
+  const { registerCrictlCommand } = await import('./crictlCommand.js');
+  registerCrictlCommand(program);
 
   program
     .command('scheduler')

@@ -7,6 +7,7 @@ import { isNotFound } from '../client/apiError.js';
 import { SharedInformer } from '../client/informer.js';
 import type { RestClient } from '../client/restClient.js';
 import { DNSConfigurer } from './dns.js';
+import type { EventSink } from './prober/prober.js';
 import { ContainerConfigError, makeEnvironmentVariables } from './envvars.js';
 import { ensureHostsFile, podHostnameAndDomain, shouldMountHostsFile } from './hosts.js';
 import type { ContainerEnvironment } from './kuberuntime.js';
@@ -29,7 +30,7 @@ export interface EnvironmentOptions {
   volumes: VolumeManager;
   /** The pod's set-up volumes (the kubelet keeps them from setUpPod). */
   podVolumes(uid: string): PodVolumes | undefined;
-  recordEvent(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  recorder: EventSink;
   runHook(pod: Readonly<Pod>, container: Readonly<Container>, containerId: string, handler: LifecycleHandler, kind: 'PostStart' | 'PreStop', signal: AbortSignal): Promise<string | undefined>;
   signal: AbortSignal;
 }
@@ -72,7 +73,7 @@ export class KubeletEnvironment implements ContainerEnvironment {
       clusterDomain: o.clusterDomain,
       ...(o.resolvConf !== undefined ? { resolverConfig: o.resolvConf } : {}),
       nodeIPs: o.nodeIPs(),
-      recordEvent: (subject, type, reason, message) => o.recordEvent(subject as Pod, type, reason, message),
+      recorder: o.recorder,
     });
   }
 
@@ -94,7 +95,7 @@ export class KubeletEnvironment implements ContainerEnvironment {
         podIPs,
         hostIPs: this.o.nodeIPs(),
         nodeAllocatable: this.o.nodeAllocatable(),
-        recordEvent: (p, t, r, m) => this.o.recordEvent(p, t, r, m),
+        recorder: this.o.recorder,
       });
     } catch (err) {
       if (err instanceof ContainerConfigError) throw new SyncError('CreateContainerConfigError', err.message);

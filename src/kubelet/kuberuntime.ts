@@ -373,10 +373,13 @@ export class KubeRuntimeManager {
       this.lastPullFailure.delete(key);
       return { imageRef: ref };
     } catch (err) {
-      const message = `Failed to pull image "${image}": ${(err as Error).message}`;
+      // As the kubelet sees a CRI error: the gRPC status code, then the runtime's words.
+      const grpc = isRuntimeError(err, 'ImageNotFound') ? 'NotFound' : isRuntimeError(err, 'InvalidArgument') ? 'InvalidArgument' : 'Unknown';
+      const detail = `rpc error: code = ${grpc} desc = ${(err as Error).message}`;
+      const message = `Failed to pull image "${image}": ${detail}`;
       this.pullBackoff.next(key);
       this.lastPullFailure.set(key, Date.now());
-      this.setReason(uid, c.name, { reason: 'ErrImagePull', message: (err as Error).message });
+      this.setReason(uid, c.name, { reason: 'ErrImagePull', message: detail });
       this.o.recorder.event(pod, 'Warning', 'Failed', message);
       this.o.recorder.event(pod, 'Warning', 'Failed', 'Error: ErrImagePull');
       return { retryAfterMs: this.pullBackoff.get(key) + 50 };

@@ -17,6 +17,7 @@ import type { PodVolumes } from '../kubelet/volumes/types.js';
 import { startKubeletServer, type KubeletServer } from '../kubelet/server/server.js';
 import { ProbeManager } from '../kubelet/prober/manager.js';
 import { HandlerRunner } from '../kubelet/lifecycle/handlers.js';
+import type { EventSink } from '../kubelet/prober/prober.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 
 const log = logger('agent');
@@ -145,9 +146,11 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     onResyncError: (pod, err) => kubelet.recorder.event(pod, 'Warning', 'FailedMount', err.message),
   });
   void volumes.run(abort.signal).catch(() => undefined);
+  // The kubelet's recorder, for parts made before the kubelet.
+  const events: EventSink = { event: (subject, type, reason, message) => kubelet.recorder.event(subject, type, reason, message) };
   const probes = new ProbeManager({
     runtime: rt.runtime,
-    recordEvent: (subject, type, reason, message) => kubelet.recorder.event(subject, type, reason, message),
+    recorder: events,
     podStatus: (uid) => kubelet.statusManager.get(uid),
     onLivenessFailure: (pod) => kubelet.requestSync(pod.metadata!.uid!),
     onStartupFailure: (pod) => kubelet.requestSync(pod.metadata!.uid!),
@@ -156,7 +159,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const hookRunner = new HandlerRunner({
     runtime: rt.runtime,
     podIP: (pod) => kubelet.statusManager.get(pod.metadata!.uid!)?.podIP,
-    recordEvent: (subject, type, reason, message) => kubelet.recorder.event(subject, type, reason, message),
+    recorder: events,
   });
   /** Container ids of the pod whose probe of `type` reported failure (the kubelet restarts them). */
   const failed = (uid: string, type: 'liveness' | 'startup'): Set<string> => {
@@ -233,7 +236,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         clusterDomain: o.clusterDomain ?? 'cluster.local',
         volumes,
         podVolumes: (uid) => podVolumes.get(uid),
-        recordEvent: (pod, type, reason, message) => k.recorder.event(pod, type, reason, message),
+        recorder: events,
         runHook: (pod, container, id, handler, _kind, signal) => hookRunner.run(pod as Pod, container, id, handler, signal),
         signal: abort.signal,
       }),
