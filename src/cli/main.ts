@@ -55,6 +55,15 @@ export async function main(argv: string[]): Promise<void> {
 
   const { registerImagesCommand } = await import('./imagesCommand.js');
   registerImagesCommand(program);
+  program
+    .command('killall')
+    .description("stop every container and pod of this node and unmount its volumes (like k3s-killall.sh); the cluster's data stays")
+    .option('--data-dir <dir>', 'state directory of the node', defaultDataDir())
+    .option('--cni-bridge <name>', 'also delete this pod network bridge')
+    .action(async (opts: import('./killallCommand.js').KillallOptions) => {
+      const { runKillall } = await import('./killallCommand.js');
+      await runKillall(opts);
+    });
   const { registerCrictlCommand } = await import('./crictlCommand.js');
   registerCrictlCommand(program);
 

@@ -521,10 +521,8 @@ export class Kubelet {
       const hash = p.metadata!.annotations!['kubernetes.io/config.hash'];
       if (mirror && isMirrorPod(mirror) && mirror.metadata!.annotations!['kubernetes.io/config.mirror'] === hash && !mirror.metadata?.deletionTimestamp) continue;
       try {
-        if (mirror && !mirror.metadata?.deletionTimestamp) {
-          await client.delete(mirror.metadata!.namespace, mirror.metadata!.name!, { gracePeriodSeconds: 0, preconditions: { uid: mirror.metadata!.uid! } });
-        }
-        if (mirror?.metadata?.deletionTimestamp) continue;
+        // A stale mirror, or one a user deleted (gracefully): remove it for good, then mirror again.
+        if (mirror) await client.delete(mirror.metadata!.namespace, mirror.metadata!.name!, { gracePeriodSeconds: 0, preconditions: { uid: mirror.metadata!.uid! } });
         const created = await client.create(mirrorPodFor(p, { name: this.nodeName, uid: this.node.metadata.uid }));
         this.apiPods.set(key, created);
         this.statusManager.resync();
@@ -533,8 +531,9 @@ export class Kubelet {
       }
     }
     for (const [key, m] of this.apiPods) {
-      if (!isMirrorPod(m) || wanted.has(key) || m.spec?.nodeName !== this.nodeName || m.metadata?.deletionTimestamp) continue;
-      await client.delete(m.metadata!.namespace, m.metadata!.name!, { gracePeriodSeconds: 0 }).catch(() => undefined);
+      if (!isMirrorPod(m) || wanted.has(key) || m.spec?.nodeName !== this.nodeName) continue;
+      await client.delete(m.metadata!.namespace, m.metadata!.name!, { gracePeriodSeconds: 0, preconditions: { uid: m.metadata!.uid! } }).catch(() => undefined);
+      this.apiPods.delete(key);
     }
   }
 

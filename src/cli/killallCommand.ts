@@ -1,0 +1,76 @@
+// `k8ts killall`: like k3s-killall.sh, stops every container and pod sandbox of the node in a data
+// dir (containers outlive the kubelet by design), stops the containerd k8ts started, and unmounts
+// what the node mounted under its data dir. The cluster's state (datastore) is left alone.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ContainerRuntime } from '../kubelet/runtime/types.js';
+
+export interface KillallOptions {
+  dataDir: string;
+  cniBridge?: string;
+}
+
+async function stopAll(rt: Pick<ContainerRuntime, 'listPodSandbox' | 'listContainers' | 'stopContainer' | 'removeContainer' | 'stopPodSandbox' | 'removePodSandbox'>): Promise<number> {
+  const containers = await rt.listContainers();
+  await Promise.all(containers.map((c) => rt.stopContainer(c.id, 0).catch(() => undefined)));
+  await Promise.all(containers.map((c) => rt.removeContainer(c.id).catch(() => undefined)));
+  const sandboxes = await rt.listPodSandbox();
+  for (const sb of sandboxes) {
+    await rt.stopPodSandbox(sb.id).catch(() => undefined);
+    await rt.removePodSandbox(sb.id).catch(() => undefined);
+  }
+  return sandboxes.length;
+}
+
+/** Mount points at or under `dir`, deepest first. */
+export function mountsUnder(dir: string, mountinfo: string): string[] {
+  const root = resolve(dir);
+  const points = mountinfo
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p)
+    .map((p) => p.replace(/\\040/g, ' '))
+    .filter((p) => p === root || p.startsWith(`${root}/`));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+export async function runKillall(o: KillallOptions): Promise<void> {
+  const agent = join(o.dataDir, 'agent');
+  const endpointFile = join(agent, 'runtime-endpoint');
+  const endpoint = existsSync(endpointFile) ? readFileSync(endpointFile, 'utf8').trim() : '';
+  let pods = 0;
+  if (endpoint.endsWith('k8ts-cri.sock') && existsSync(join(agent, 'runtime'))) {
+    const { FileImageStore } = await import('../kubelet/images/store.js');
+    const { ProcessRuntime } = await import('../kubelet/runtime/process/runtime.js');
+    const rt = new ProcessRuntime({ root: join(agent, 'runtime'), images: new FileImageStore({ root: join(agent, 'images') }), cni: { confDir: join(agent, 'cni', 'net.d'), ...(o.cniBridge ? { bridge: o.cniBridge } : {}) } });
+    pods = await stopAll(rt);
+    await rt.close();
+  } else if (endpoint && existsSync(join(agent, 'containerd'))) {
+    const { ManagedContainerd } = await import('../kubelet/runtime/cri/managedContainerd.js');
+    const managed = await ManagedContainerd.start({ dataDir: o.dataDir }).catch(() => undefined);
+    if (managed) {
+      const rt = managed.runtime();
+      pods = await stopAll(rt);
+      await rt.close();
+      await managed.close();
+    }
+  }
+  let unmounted = 0;
+  for (const m of mountsUnder(o.dataDir, readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'pipe' });
+      unmounted++;
+    } catch {
+      // already gone
+    }
+  }
+  if (o.cniBridge) {
+    try {
+      execFileSync('ip', ['link', 'delete', o.cniBridge], { stdio: 'pipe' });
+    } catch {
+      // not there
+    }
+  }
+  process.stdout.write(`k8ts killall: stopped ${pods} pod sandboxes, unmounted ${unmounted} mounts under ${o.dataDir}\n`);
+}
