@@ -46,7 +46,7 @@ export async function runKillall(o: KillallOptions): Promise<void> {
     const rt = new ProcessRuntime({ root: join(agent, 'runtime'), images: new FileImageStore({ root: join(agent, 'images') }), cni: { confDir: join(agent, 'cni', 'net.d'), ...(o.cniBridge ? { bridge: o.cniBridge } : {}) } });
     pods = await stopAll(rt);
     await rt.close();
-  } else if (endpoint && existsSync(join(agent, 'containerd'))) {
+  } else if (existsSync(join(agent, 'containerd', 'config.toml'))) {
     const { ManagedContainerd } = await import('../kubelet/runtime/cri/managedContainerd.js');
     const managed = await ManagedContainerd.start({ dataDir: o.dataDir }).catch(() => undefined);
     if (managed) {
