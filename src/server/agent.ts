@@ -244,6 +244,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   });
   kubeletRef = kubelet;
   await kubelet.start();
+  // Pods on other nodes are reached through their nodes (flannel's host-gw).
+  const { HostGatewayRoutes } = await import('../network/hostGateway.js');
+  const routes = new HostGatewayRoutes(o.client, o.nodeName);
+  routes.start(abort.signal);
   log.info({ node: o.nodeName, runtime: rt.endpoint, kubeletPort: kubeletServer.port }, 'agent started');
   return {
     kubelet,
@@ -253,6 +257,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     importImage: (file) => rt.importImage(file),
     stop: async () => {
       abort.abort(new Error('agent stopping'));
+      await routes.close();
       probes.stop();
       await kubelet.stop();
       await kubeletServer.close();
