@@ -3,6 +3,7 @@
 // pod's loopback itself, so `loopback` is not in the chain: in a chain it would act on eth0.)
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { nodeNetworkConflist } from '../../../network/cni/conflist.js';
 
 export interface NodeConflistOptions {
   podCIDR: string;
@@ -19,32 +20,17 @@ export interface NodeConflistOptions {
 
 export const CONFLIST_FILE = '10-k8ts.conflist';
 
-/** The conflist document (pure). */
+/** The conflist document (pure): the same node network the process runtime uses (src/network/cni). */
 export function nodeConflist(opts: NodeConflistOptions): Record<string, unknown> {
-  const bridge = opts.bridge ?? 'k8ts0';
-  if (bridge.length > 15) throw new Error(`bridge name ${JSON.stringify(bridge)} is longer than 15 characters`);
   if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(opts.podCIDR)) throw new Error(`podCIDR ${JSON.stringify(opts.podCIDR)} is not a CIDR`);
-  const ipv6 = opts.podCIDR.includes(':');
-  const ipam: Record<string, unknown> = {
-    type: 'host-local',
-    ranges: [[{ subnet: opts.podCIDR }]],
-    routes: [{ dst: ipv6 ? '::/0' : '0.0.0.0/0' }],
-  };
-  if (opts.ipamDataDir) ipam.dataDir = opts.ipamDataDir;
-  const bridgePlugin: Record<string, unknown> = {
-    type: 'bridge',
-    bridge,
-    isGateway: true,
-    ipMasq: opts.ipMasq ?? true,
-    hairpinMode: true,
-    ipam,
-  };
-  if (opts.mtu) bridgePlugin.mtu = opts.mtu;
-  return {
-    cniVersion: '1.0.0',
+  return nodeNetworkConflist({
+    podCIDRs: [opts.podCIDR],
+    bridge: opts.bridge ?? 'k8ts0',
     name: opts.name ?? 'k8ts',
-    plugins: [bridgePlugin, { type: 'portmap', capabilities: { portMappings: true }, snat: true }],
-  };
+    ...(opts.ipamDataDir ? { ipamDataDir: opts.ipamDataDir } : {}),
+    ...(opts.ipMasq !== undefined ? { ipMasq: opts.ipMasq } : {}),
+    ...(opts.mtu ? { mtu: opts.mtu } : {}),
+  }) as unknown as Record<string, unknown>;
 }
 
 /** Writes the conflist atomically into `confDir` (containerd watches the folder and reloads it). */
