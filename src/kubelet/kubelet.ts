@@ -694,7 +694,8 @@ export class Kubelet {
     for (const t of this.timers) clearInterval(t);
     this.staticSource?.stop();
     this.workers.stop();
-    await this.workers.idle();
+    // Like upstream, stopping does not wait for pods being killed: their containers outlive the kubelet.
+    await Promise.race([this.workers.idle(), new Promise((r) => setTimeout(r, 1000).unref())]);
     this.statusManager.stop();
     this.recorder.shutdown();
   }

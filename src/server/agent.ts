@@ -101,7 +101,8 @@ async function startRuntime(o: AgentOptions, root: string): Promise<StartedRunti
       importImage: (file) => managed.importImageArchive(file),
       close: async () => {
         await runtime.close();
-        await managed.close();
+        // containerd's shims keep the containers; containerd itself gets a short grace.
+        await managed.close(2000);
       },
     };
   }
