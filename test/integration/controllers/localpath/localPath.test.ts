@@ -40,7 +40,8 @@ describe('local-path provisioner and PV binder', { timeout: 120_000 }, () => {
   };
 
   before(async () => {
-    s = await startK8tsServer(['--disable-agent']);
+    // The controllers under test run here, not also in the server's own controller manager.
+    s = await startK8tsServer(['--disable-agent', '--disable-controller-manager']);
     h = await controllerHarness(s.kubeconfig);
     await h.client.resource<Node>('', 'v1', 'nodes').create(nodeObject('n1'));
     h.run(newPersistentVolumeController(h.ctx, { syncPeriodMs: 2000 }), newEphemeralVolumeController(h.ctx), newLocalPathProvisioner(h.ctx, { storageRoot: storage.path, localNodeName: 'n1' }));
