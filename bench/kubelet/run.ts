@@ -70,7 +70,7 @@ async function startCluster(runtime: 'process' | 'containerd', separateAgent: bo
   await until('server ready', async () => {
     try {
       client ??= new RestClient(await loadKubeconfigConfig({ path: kubeconfig }), { qps: -1 });
-      await client.request({ method: 'GET', path: '/readyz' });
+      await client.resource('', 'v1', 'namespaces').list({ limit: 1 });
       return true;
     } catch {
       client = undefined;
