@@ -17,6 +17,7 @@ import { logger } from '../util/log.js';
 import { isMirrorPod, mirrorPodFor, StaticPodSource } from './config/staticPods.js';
 import { parseThresholds, type Observations, type PodUsage, type Signal } from './eviction/eviction.js';
 import { EvictionManager } from './eviction/manager.js';
+import { ImageGCManager } from './imageGC.js';
 import { KubeRuntimeManager, type ContainerEnvironment } from './kuberuntime.js';
 import { fsStats, memoryAvailableBytes, pidStats, readMachineInfo, type MachineInfo } from './machine.js';
 import { initialNode, nodeAllocatable, nodeStatus, statusChanged, type ResourceList } from './nodeStatus.js';
@@ -268,6 +269,7 @@ export class Kubelet {
       await this.syncMirrorPods();
     });
     every(10_000, () => this.housekeeping());
+    every(5 * 60_000, () => this.garbageCollectImages());
     every(this.o.evictionMonitoringMs ?? 10_000, async () => {
       const evicted = await this.eviction.synchronize();
       if (evicted || this.eviction.pressure().memory !== this.pressure.memory || this.eviction.pressure().disk !== this.pressure.disk) await this.updateNodeStatus(false);
@@ -332,6 +334,25 @@ export class Kubelet {
   }
 
   private eviction!: EvictionManager;
+  private readonly imageGC = new ImageGCManager();
+
+  /** Image GC (every 5 min as upstream): unused images go, least recently used first, when the image filesystem is fuller than 85%. */
+  private async garbageCollectImages(): Promise<void> {
+    const images = await this.o.runtime.listImages();
+    const containers = await this.o.runtime.listContainers();
+    const inUse = new Set<string>(containers.map((c) => c.imageRef).filter(Boolean));
+    for (const c of containers) {
+      const img = images.find((i) => i.id === c.imageRef || i.repoTags.includes(c.image.image));
+      if (img) inUse.add(img.id);
+    }
+    this.imageGC.observe(images, inUse);
+    const fs = await fsStats(this.o.rootDir);
+    const victims = this.imageGC.plan(inUse, fs.capacityBytes - fs.availableBytes, fs.capacityBytes);
+    for (const img of victims) {
+      await this.o.runtime.removeImage({ image: img.id }).catch((err: unknown) => log.warn({ image: img.id, err: (err as Error).message }, 'removing an unused image failed'));
+      log.info({ image: img.repoTags[0] ?? img.id, bytes: Number(img.size) }, 'removed an unused image (image filesystem above the high threshold)');
+    }
+  }
 
   private async observe(): Promise<Observations> {
     const mem = await memoryAvailableBytes(this.machine.memoryCapacityBytes);
