@@ -6,6 +6,7 @@ import { join, relative, sep } from 'node:path';
 import type { Container, Pod, VolumeMount } from 'kubernetes-types/core/v1.js';
 import type { Mount } from '../runtime/types.js';
 import type { PodVolumes } from './types.js';
+import { expandWith } from '../envvars.js';
 
 /** A volumeMount cannot be satisfied; the kubelet reports CreateContainerConfigError with this message. */
 export class ContainerMountError extends Error {
@@ -75,29 +76,8 @@ export function expandSubPathExpr(expr: string, env: Readonly<Record<string, str
   return out;
 }
 
-/** upstream third_party/forked/golang/expansion.Expand. */
-export function expandVars(input: string, mapping: (name: string) => string): string {
-  let buf = '';
-  let checkpoint = 0;
-  for (let cursor = 0; cursor < input.length; cursor++) {
-    if (input[cursor] !== '$' || cursor + 1 >= input.length) continue;
-    buf += input.slice(checkpoint, cursor);
-    const rest = input.slice(cursor + 1);
-    let advance = 1;
-    if (rest[0] === '$') buf += '$';
-    else if (rest[0] === '(') {
-      const close = rest.indexOf(')');
-      if (close < 0) buf += '$(';
-      else {
-        buf += mapping(rest.slice(1, close));
-        advance = close + 1;
-      }
-    } else buf += `$${rest[0]}`;
-    cursor += advance;
-    checkpoint = cursor + 1;
-  }
-  return buf + input.slice(checkpoint);
-}
+/** upstream's expansion.Expand with a mapping function (shared with env and command expansion). */
+export const expandVars = expandWith;
 
 /** True when `path` is `base` or below it (both already resolved). */
 export function pathWithinBase(path: string, base: string): boolean {
