@@ -181,7 +181,8 @@ async function main(): Promise<void> {
   };
   out(`# kubelet benchmark (${new Date().toISOString()}, ${PODS} pods per runtime)`);
   let n = 0;
-  for (const runtime of ['process', 'containerd'] as const) {
+  const only = args.includes('--runtime') ? args[args.indexOf('--runtime') + 1] : undefined;
+  for (const runtime of (['process', 'containerd'] as const).filter((r) => !only || r === only)) {
     const c = await startCluster(runtime, false, n++);
     try {
       const lat = await startupLatency(c, PODS, `${runtime}-s`);
@@ -195,6 +196,7 @@ async function main(): Promise<void> {
       await c.stop();
     }
   }
+  if (args.includes('--skip-rss')) return;
   // Kubelet memory: a `k8ts agent` process of its own (process runtime).
   const c = await startCluster('process', true, n++);
   try {

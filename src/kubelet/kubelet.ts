@@ -73,6 +73,8 @@ export interface KubeletOptions {
   nodeStatusUpdateMs?: number;
   leaseDurationSeconds?: number;
   relistMs?: number;
+  /** --sync-frequency: how often every pod is synced even without a change (default 1 min). */
+  syncFrequencyMs?: number;
   /** --eviction-pressure-transition-period (default 5 min) and the eviction monitoring interval (10 s). */
   pressureTransitionMs?: number;
   evictionMonitoringMs?: number;
@@ -264,9 +266,13 @@ export class Kubelet {
     every(statusMs, () => this.renewLease());
     every(this.o.relistMs ?? 1000, () => this.relist());
     every(10_000, async () => {
-      for (const uid of this.workers.uids()) this.workers.enqueue(uid);
       this.statusManager.resync();
       await this.syncMirrorPods();
+    });
+    // Every pod is synced once a minute regardless (upstream's --sync-frequency); changes sync at once
+    // through the pod informer, the relist and probe results, so this is only a safety net.
+    every(this.o.syncFrequencyMs ?? 60_000, async () => {
+      for (const uid of this.workers.uids()) this.workers.enqueue(uid);
     });
     every(10_000, () => this.housekeeping());
     every(5 * 60_000, () => this.garbageCollectImages());
