@@ -48,7 +48,7 @@ for (const rt of runtimes) {
     after(async () => {
       // Containers outlive their kubelet (as with containerd's shims): remove every pod first.
       await server?.kubectl(['delete', 'deployment,pods', '--all', '--grace-period=1', '--wait=true'], { timeoutMs: 90_000 }).catch(() => undefined);
-      if (server) execFileSync(BIN, ['killall', '--data-dir', server.dataDir], { stdio: 'pipe' });
+      if (server) execFileSync(BIN, ['killall', '--data-dir', server.dataDir, '--cni-bridge', `k8ts-t${rand}${rt.name[0]}`], { stdio: 'pipe' });
       await server?.stop();
       work.remove();
     });
