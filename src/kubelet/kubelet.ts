@@ -119,7 +119,8 @@ export class Kubelet {
   private runtimeNotReady: string | undefined = 'container runtime status check may not have completed yet';
   private pressure = { memory: false, disk: false, pid: false };
   private images: Image[] = [];
-  private relistState = new Map<string, string>();
+  /** Container id → its state and pod uid at the last relist. */
+  private relistState = new Map<string, { state: string; uid: string }>();
   private hooks!: PodLifecycleHooks;
   private ready = false;
 
@@ -681,20 +682,22 @@ export class Kubelet {
   /** PLEG: every relist, pods whose containers changed state get a sync. Unknown pods (left from before a restart, or force-deleted) are killed. */
   private async relist(): Promise<void> {
     const containers = await this.o.runtime.listContainers();
-    const next = new Map<string, string>();
+    const next = new Map<string, { state: string; uid: string }>();
     const changed = new Set<string>();
     for (const c of containers) {
       const uid = c.labels['io.kubernetes.pod.uid'];
       if (!uid) continue;
-      next.set(c.id, c.state);
-      if (this.relistState.get(c.id) !== c.state) {
+      next.set(c.id, { state: c.state, uid });
+      const before = this.relistState.get(c.id);
+      if (before?.state !== c.state) {
         changed.add(uid);
-        if (!this.relistState.has(c.id)) await this.runtimeManager.learnContainer(c.id);
+        if (!before) await this.runtimeManager.learnContainer(c.id);
       }
     }
-    for (const [id] of this.relistState) if (!next.has(id)) changed.add(containers.find((c) => c.id === id)?.labels['io.kubernetes.pod.uid'] ?? '');
+    // A container that vanished (removed behind the kubelet's back) changes its pod too.
+    for (const [id, before] of this.relistState) if (!next.has(id)) changed.add(before.uid);
     this.relistState = next;
-    for (const uid of changed) if (uid && this.pods.has(uid)) this.workers.enqueue(uid);
+    for (const uid of changed) if (this.pods.has(uid)) this.workers.enqueue(uid);
   }
 
   /** Cleans up what belongs to no known pod (HandlePodCleanups), once the sources have synced. */
