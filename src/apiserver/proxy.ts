@@ -153,6 +153,19 @@ function reasonFor(code: number): StatusReason {
   }
 }
 
+/** Pipes a kubelet's response to the client until it ends, fails, or the client goes away. */
+function relay(upstream: IncomingMessage, res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    upstream.pipe(res);
+    upstream.once('end', resolve);
+    upstream.once('error', resolve);
+    res.once('close', () => {
+      upstream.destroy();
+      resolve();
+    });
+  });
+}
+
 export class KubeletProxy {
   constructor(private readonly deps: KubeletProxyDeps) {}
 
@@ -191,15 +204,7 @@ export class KubeletProxy {
     }
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
-    await new Promise<void>((resolve) => {
-      upstream.pipe(res);
-      upstream.once('end', resolve);
-      upstream.once('error', resolve);
-      res.once('close', () => {
-        upstream.destroy();
-        resolve();
-      });
-    });
+    await relay(upstream, res);
     res.end();
   }
 
@@ -250,15 +255,7 @@ export class KubeletProxy {
     const out: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(upstream.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
     res.writeHead(upstream.statusCode ?? 502, out);
-    await new Promise<void>((resolve) => {
-      upstream.pipe(res);
-      upstream.once('end', resolve);
-      upstream.once('error', resolve);
-      res.once('close', () => {
-        upstream.destroy();
-        resolve();
-      });
-    });
+    await relay(upstream, res);
   }
 
   /**

@@ -12,7 +12,7 @@ import { Backoff } from './backoff.js';
 import { expandContainerCommandAndArgs } from './envvars.js';
 import { podHostnameAndDomain } from './hosts.js';
 import { computePodActions, containerHash, type PodActions, type ProbeFailures } from './podActions.js';
-import { isHostNetworkPod, isRestartableInitContainer, type RuntimeContainer, type RuntimePodStatus, type WaitingReason } from './podStatus.js';
+import { isHostNetworkPod, type RuntimeContainer, type RuntimePodStatus, type WaitingReason } from './podStatus.js';
 import {
   isRuntimeError,
   type AuthConfig,
@@ -285,7 +285,6 @@ export class KubeRuntimeManager {
   /** Runs a pod's actions; failures of single containers become waiting reasons and events, not exceptions. */
   async syncPod(pod: Readonly<Pod>, status: RuntimePodStatus, probes: ProbeFailures, signal: AbortSignal): Promise<SyncResult> {
     const actions = this.computeActions(pod, status, probes);
-    const uid = pod.metadata!.uid!;
     let retryAfterMs: number | undefined;
     const later = (ms: number) => {
       retryAfterMs = retryAfterMs === undefined ? ms : Math.min(retryAfterMs, ms);
@@ -307,7 +306,8 @@ export class KubeRuntimeManager {
     if (actions.createSandbox) {
       try {
         await mkdir(sandboxConfig.logDirectory, { recursive: true });
-        sandboxId = await this.o.runtime.runPodSandbox(sandboxConfig, pod.spec?.runtimeClassName ? await this.handlerFor(pod) : undefined);
+        // RuntimeClass → handler is not resolved yet: every pod gets the runtime's default handler.
+        sandboxId = await this.o.runtime.runPodSandbox(sandboxConfig);
         const sb = await this.o.runtime.podSandboxStatus(sandboxId);
         podIPs = sb.network?.ip ? [sb.network.ip, ...sb.network.additionalIps.map((a) => a.ip)] : [];
       } catch (err) {
@@ -320,21 +320,15 @@ export class KubeRuntimeManager {
     if (!sandboxId) return {};
     // Sidecars and regular containers start together in spec order; plain init containers one at a time.
     if (actions.nextInitContainer) {
-      const r = await this.startContainer(pod, actions.nextInitContainer, status, sandboxId, sandboxConfig, podIPs, true, signal);
+      const r = await this.startContainer(pod, actions.nextInitContainer, status, sandboxId, sandboxConfig, podIPs, signal);
       if (r !== undefined) later(r);
     }
     for (const c of actions.containersToStart) {
-      const r = await this.startContainer(pod, c, status, sandboxId, sandboxConfig, podIPs, isRestartableInitContainer(c) && (pod.spec?.initContainers ?? []).includes(c), signal);
+      const r = await this.startContainer(pod, c, status, sandboxId, sandboxConfig, podIPs, signal);
       if (r !== undefined) later(r);
     }
     this.restartBackoff.gc();
-    void uid;
     return retryAfterMs === undefined ? {} : { retryAfterMs };
-  }
-
-  private async handlerFor(pod: Readonly<Pod>): Promise<string | undefined> {
-    // The kubelet resolves RuntimeClass → handler before calling in; see Kubelet.runtimeHandler.
-    return pod.metadata?.annotations?.['k8ts.io/runtime-handler'];
   }
 
   /** Pulls the image as the pull policy says; undefined + waiting reason when it cannot. */
@@ -396,7 +390,6 @@ export class KubeRuntimeManager {
     sandboxId: string,
     sandboxConfig: PodSandboxConfig,
     podIPs: string[],
-    isInit: boolean,
     signal: AbortSignal,
   ): Promise<number | undefined> {
     const uid = pod.metadata!.uid!;
@@ -454,7 +447,6 @@ export class KubeRuntimeManager {
         await this.killContainer(pod, c, id, `FailedPostStartHook`, undefined);
       }
     }
-    void isInit;
     return undefined;
   }
 

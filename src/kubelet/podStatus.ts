@@ -131,8 +131,7 @@ function convertContainerStatuses(inputs: PodStatusInputs, specs: readonly Conta
       // Not created yet (or created but not started).
       const reason = waiting?.reason ?? (hasInit && !isInit ? 'PodInitializing' : 'ContainerCreating');
       status.state = { waiting: { reason, ...(waiting?.message ? { message: waiting.message } : {}) } };
-      const last = previousRun ?? (current === undefined ? undefined : undefined);
-      if (last) status.lastState = { terminated: stripNulls(terminatedState(last, runtimeName, inputs.terminationMessage(last))) };
+      if (previousRun) status.lastState = { terminated: stripNulls(terminatedState(previousRun, runtimeName, inputs.terminationMessage(previousRun))) };
       else if (before?.lastState?.terminated) status.lastState = before.lastState;
       if (!current && before?.state?.terminated && !inputs.podIsTerminal) {
         // The container ran before (its runtime record was removed): keep what is known.

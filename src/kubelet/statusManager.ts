@@ -77,13 +77,13 @@ export class StatusManager {
 
   private kick(uid: string, e: Entry): void {
     if (e.sending || this.stopped) return;
-    e.sending = this.send(uid, e).finally(() => {
+    e.sending = this.send(e).finally(() => {
       e.sending = undefined;
       if (e.dirty && !this.stopped) setTimeout(() => this.kick(uid, e), 200).unref();
     });
   }
 
-  private async send(uid: string, e: Entry): Promise<void> {
+  private async send(e: Entry): Promise<void> {
     e.dirty = false;
     const api = this.o.apiPodFor(e.pod);
     if (!api) return;
@@ -102,7 +102,6 @@ export class StatusManager {
       e.dirty = true;
       await new Promise((r) => setTimeout(r, 1000));
     }
-    void uid;
   }
 
   /** Waits for in-flight writes of `uid`. */
@@ -110,7 +109,7 @@ export class StatusManager {
     const e = this.entries.get(uid);
     while (e?.sending) await e.sending;
     if (e?.dirty) {
-      e.sending = this.send(uid, e).finally(() => (e.sending = undefined));
+      e.sending = this.send(e).finally(() => (e.sending = undefined));
       await e.sending;
     }
   }
