@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with Node's built-in runner.
 // Node 20's --test takes no globs, so the files are listed here. Pass words to run only matching files.
+// The TAP stream passes through unchanged; the failed tests are listed again after it, because CI
+// keeps only the tail of a long log and a failure buried 30,000 lines up cannot be read there.
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
 const walk = (dir) =>
@@ -18,5 +21,49 @@ if (files.length === 0) {
   console.error(`no test files under ${root}${filters.length ? ` matching ${filters.join(' ')}` : ''}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+
+const child = spawn(process.execPath, ['--test', '--test-reporter=tap', ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
+// Keep the path of suite names down to each failing test, and the YAML block that follows it.
+const stack = [];
+const failures = [];
+let current;
+const lines = createInterface({ input: child.stdout });
+lines.on('line', (line) => {
+  process.stdout.write(line + '\n');
+  const indent = line.length - line.trimStart().length;
+  const body = line.trimStart();
+  const subtest = /^# Subtest: (.*)$/.exec(body);
+  if (subtest) {
+    stack.length = indent / 4;
+    stack[indent / 4] = subtest[1];
+    current = undefined;
+    return;
+  }
+  if (/^not ok \d+ - /.test(body)) {
+    const depth = indent / 4;
+    const path = stack.slice(0, depth + 1);
+    // A suite fails when a test in it fails; list only the tests themselves.
+    if (failures.some((f) => f.depth > depth && f.path.slice(0, depth + 1).join('\0') === path.join('\0'))) {
+      current = undefined;
+      return;
+    }
+    current = { depth, path, details: [] };
+    failures.push(current);
+    return;
+  }
+  if (/^ok \d+ - /.test(body)) {
+    current = undefined;
+    return;
+  }
+  if (current && current.details.length < 40) current.details.push(line);
+});
+child.on('close', (code, signal) => {
+  if (failures.length > 0) {
+    process.stdout.write(`\n# ${failures.length} failed:\n`);
+    for (const f of failures) {
+      process.stdout.write(`# FAILED ${f.path.join(' > ')}\n`);
+      for (const d of f.details) process.stdout.write(`#   ${d.trim()}\n`);
+    }
+  }
+  process.exit(code ?? (signal ? 1 : 0));
+});
