@@ -18,6 +18,7 @@ export interface ControllerManagerCommandOptions {
   clusterSigningKeyFile?: string;
   clusterSigningDuration: number;
   clusterCidr: string;
+  servicelbPool: string[];
   allocateNodeCidrs: boolean;
   nodeCidrMaskSize: number;
   nodeMonitorGracePeriod: number;
@@ -48,6 +49,7 @@ export async function runControllerManagerCommand(opts: ControllerManagerCommand
   }
   const options: Partial<ControllerManagerOptions> = {
     clusterCIDR: opts.clusterCidr,
+    ...(opts.servicelbPool.length ? { serviceLBPool: opts.servicelbPool } : {}),
     allocateNodeCIDRs: opts.allocateNodeCidrs,
     nodeCIDRMaskSize: opts.nodeCidrMaskSize,
     nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriod,
@@ -78,6 +80,15 @@ export async function runControllerManagerCommand(opts: ControllerManagerCommand
       options.signingCA = await loadCA(await readFile(opts.clusterSigningCertFile, 'utf8'), await readFile(opts.clusterSigningKeyFile, 'utf8'));
     } catch (err) {
       process.stderr.write(`Error: --cluster-signing-cert-file/--cluster-signing-key-file: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
+  if (options.serviceLBPool) {
+    const { AddressPool } = await import('../cloudprovider/servicelb/pool.js');
+    try {
+      AddressPool.parse(options.serviceLBPool);
+    } catch (err) {
+      process.stderr.write(`Error: --servicelb-pool: ${(err as Error).message}\n`);
       process.exit(1);
     }
   }

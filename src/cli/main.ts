@@ -29,6 +29,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--disable-scheduler', 'do not run the scheduler in this process', false)
     .option('--disable-controller-manager', 'do not run the controllers in this process', false)
     .option('--cluster-cidr <cidr>', 'CIDR range for pods (each node gets a /24 of it)', '10.244.0.0/16')
+    .option('--disable <names>', 'do not run these packaged components: servicelb, local-storage (comma-separated, repeatable)', collectList, [] as string[])
+    .option('--servicelb-pool <addresses>', 'addresses ServiceLB gives LoadBalancer Services: IPs, CIDRs, FIRST-LAST ranges (comma-separated, repeatable; default the nodes\' addresses)', collectList, [] as string[])
     .option('--etcd-compaction-interval <duration>', 'how often history older than this is compacted (0 = never)', parseDuration, 5 * 60_000)
     .action(async (opts: ServerCommandOptions) => {
       const { runServerCommand } = await import('./serverCommand.js');
@@ -93,6 +95,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--cluster-signing-key-file <file>', 'the key of --cluster-signing-cert-file')
     .option('--cluster-signing-duration <duration>', 'longest certificate csrsigning issues', parseDuration, 365 * 24 * 3600_000)
     .option('--cluster-cidr <cidr>', 'CIDR range for pods', '10.244.0.0/16')
+    .option('--servicelb-pool <addresses>', 'addresses service-lb-controller (ServiceLB) gives LoadBalancer Services: IPs, CIDRs, FIRST-LAST ranges (comma-separated, repeatable; default the nodes\' addresses)', collectList, [] as string[])
     .option('--allocate-node-cidrs [bool]', 'assign each node a podCIDR from --cluster-cidr', parseBool, true)
     .option('--node-cidr-mask-size <bits>', 'prefix length of each node\'s podCIDR', parseIntArg, 24)
     .option('--node-monitor-grace-period <duration>', 'how long a node may stop renewing its lease before it is marked unhealthy', parseDuration, 40_000)
@@ -190,4 +193,9 @@ function parsePort(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${text}" is not a port number`);
   return n;
+}
+
+/** A repeatable option whose values may also be comma-separated: `--x a,b --x c` → [a, b, c]. */
+function collectList(text: string, acc: string[]): string[] {
+  return [...acc, ...text.split(',').map((s) => s.trim()).filter(Boolean)];
 }

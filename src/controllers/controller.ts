@@ -55,6 +55,11 @@ export interface ControllerManagerOptions {
   signingCA?: CertificateAuthority | undefined;
   /** Longest certificate csrsigning issues, ms (upstream --cluster-signing-duration, default 1 year). */
   clusterSigningDurationMs: number;
+  /**
+   * ServiceLB's address pool (`--servicelb-pool`: IPs, CIDRs, FIRST-LAST ranges); absent or empty =
+   * the addresses of the nodes, as k3s's ServiceLB.
+   */
+  serviceLBPool?: readonly string[] | undefined;
 }
 
 export const DEFAULT_OPTIONS: ControllerManagerOptions = {

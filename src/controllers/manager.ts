@@ -1,6 +1,7 @@
 import { PERSISTENT_VOLUME_BINDER_DESCRIPTOR } from './persistentvolume/pvController.js';
 import { EPHEMERAL_VOLUME_DESCRIPTOR } from './persistentvolume/ephemeralController.js';
 import { LOCAL_PATH_PROVISIONER_DESCRIPTOR } from './localpathprovisioner/provisioner.js';
+import { SERVICE_LB_CONTROLLER_DESCRIPTOR } from './servicelb/serviceLBController.js';
 // The controller manager: every controller, started by name (`--controllers=*,-foo` as upstream),
 // on one shared informer factory and one REST client, optionally behind leader election on the
 // `kube-system/kube-controller-manager` Lease. Runs in `k8ts server` and as `k8ts controller-manager`.
@@ -68,6 +69,7 @@ export const CONTROLLERS: ReadonlyArray<{ name: string; alias: string; create: C
   PERSISTENT_VOLUME_BINDER_DESCRIPTOR,
   EPHEMERAL_VOLUME_DESCRIPTOR,
   LOCAL_PATH_PROVISIONER_DESCRIPTOR,
+  SERVICE_LB_CONTROLLER_DESCRIPTOR,
 ];
 
 /**

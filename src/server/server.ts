@@ -20,6 +20,7 @@ import { CustomResourceDefinitions } from '../apiserver/crds.js';
 import { createAuthentication } from '../apiserver/authentication.js';
 import { certificateSigningRequestStrategy, certificateSubjectRestriction } from '../apiserver/csr.js';
 import { ensureNodeToken } from './nodeToken.js';
+import { disabledControllers, splitList } from './disable.js';
 
 const log = logger('server');
 
@@ -43,6 +44,10 @@ export interface ServerOptions {
   disableControllerManager?: boolean | undefined;
   /** Pod network range; nodes get podCIDRs from it. */
   clusterCIDR?: string | undefined;
+  /** Like k3s's --disable: packaged components not to run (`servicelb`, `local-storage`); see disable.ts. */
+  disable?: readonly string[] | undefined;
+  /** ServiceLB's addresses (IPs, CIDRs, FIRST-LAST); absent = the nodes' addresses. */
+  serviceLBPool?: readonly string[] | undefined;
   /** The node agent (kubelet) of this server; see AgentOptions. */
   agent?: Partial<Omit<import('./agent.js').AgentOptions, 'client' | 'dataDir' | 'clientCAPem' | 'servingCA'>> | undefined;
   /** Like kube-apiserver's --etcd-compaction-interval: history older than this is compacted this often; 0 = never. */
@@ -70,6 +75,17 @@ export function defaultAdvertiseAddress(): string {
 
 export async function startServer(opts: ServerOptions): Promise<RunningK8tsServer> {
   const t0 = performance.now();
+  // Bad flags fail before anything is created.
+  const withoutControllers = disabledControllers(opts.disable ?? []);
+  const serviceLBPool = splitList(opts.serviceLBPool ?? []);
+  if (serviceLBPool.length) {
+    const { AddressPool } = await import('../cloudprovider/servicelb/pool.js');
+    try {
+      AddressPool.parse(serviceLBPool);
+    } catch (err) {
+      throw new Error(`--servicelb-pool: ${(err as Error).message}`);
+    }
+  }
   const serviceIP = opts.serviceIP ?? '10.96.0.1';
   const advertise = opts.advertiseAddress ?? (opts.bindAddress === '127.0.0.1' ? '127.0.0.1' : defaultAdvertiseAddress());
   const pki = await ensureServerPKI(join(opts.dataDir, 'tls'), {
@@ -179,7 +195,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     const { startControllerManager } = await import('../controllers/manager.js');
     controllerManager = await startControllerManager({
       client: await componentClient('system:kube-controller-manager', 'kube-controller-manager'),
-      options: { rootCAPem: pki.ca.certPem, signingCA: pki.ca, localPathStorageRoot: join(opts.dataDir, 'storage'), ...(opts.disableAgent ? {} : { localNodeName: (opts.agent?.nodeName ?? hostname()).toLowerCase() }), ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) },
+      controllers: ['*', ...withoutControllers.map((c) => `-${c}`)],
+      options: { ...(serviceLBPool.length ? { serviceLBPool } : {}), rootCAPem: pki.ca.certPem, signingCA: pki.ca, localPathStorageRoot: join(opts.dataDir, 'storage'), ...(opts.disableAgent ? {} : { localNodeName: (opts.agent?.nodeName ?? hostname()).toLowerCase() }), ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) },
       leaderElect: false,
     });
   }
