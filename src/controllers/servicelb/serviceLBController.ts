@@ -177,12 +177,10 @@ export function newServiceLBController(ctx: ControllerContext, opts: ServiceLBCo
       return;
     }
     if (!wantsLoadBalancer(cached) || needsCleanup(cached)) {
-      // Not ours (another class) and never was: leave its status to its own controller.
-      if (!hasLoadBalancerFinalizer(cached)) {
-        if (!wantsLoadBalancer(cached)) await balancer.ensureLoadBalancerDeleted(clusterName, cached, signal);
-        return;
-      }
-      await cleanup(cached, signal);
+      // Without the finalizer it never had addresses from us (another class, or not a load
+      // balancer): leave its status to whoever owns it, and forget any decision not yet written.
+      if (hasLoadBalancerFinalizer(cached)) await cleanup(cached, signal);
+      else await balancer.ensureLoadBalancerDeleted(clusterName, cached, signal);
       return;
     }
     let svc: Readonly<Service> = cached;
