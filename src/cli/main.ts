@@ -29,6 +29,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--disable-scheduler', 'do not run the scheduler in this process', false)
     .option('--disable-controller-manager', 'do not run the controllers in this process', false)
     .option('--cluster-cidr <cidr>', 'CIDR range for pods (each node gets a /24 of it)', '10.244.0.0/16')
+    .option('--service-cluster-ip-range <cidrs>', 'CIDR (or IPv4,IPv6 pair) Service cluster IPs are allocated from; the kubernetes Service gets its first address', '10.96.0.0/12')
+    .option('--service-node-port-range <range>', 'port range NodePort Services are allocated from', '30000-32767')
     .option('--etcd-compaction-interval <duration>', 'how often history older than this is compacted (0 = never)', parseDuration, 5 * 60_000)
     .action(async (opts: ServerCommandOptions) => {
       const { runServerCommand } = await import('./serverCommand.js');
