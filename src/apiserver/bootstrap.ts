@@ -71,8 +71,10 @@ export async function bootstrapSystemObjects(api: ApiServer, opts: BootstrapOpti
       },
     },
     (svc) => {
+      // Only the port is reconciled: a clusterIP may not change (after a range change the repair
+      // loop reports the old one as out of range, as upstream's does).
       const port = svc.spec?.ports?.[0];
-      if (port?.targetPort === opts.port && svc.spec.clusterIP === opts.serviceIP) return undefined;
+      if (port?.targetPort === opts.port) return undefined;
       svc.spec.ports = [{ name: 'https', port: 443, protocol: 'TCP', targetPort: opts.port }];
       return svc;
     },

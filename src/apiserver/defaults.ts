@@ -142,20 +142,27 @@ export function applyDefaults(group: string, kind: string, obj: Obj): void {
       }
       break;
     case '/Service':
+      // Upstream's SetDefaults_Service. ipFamilies/ipFamilyPolicy are the allocator's (they depend
+      // on the cluster's ranges and on create vs update), not defaults.
       if (spec) {
-        spec.type ??= 'ClusterIP';
-        spec.sessionAffinity ??= 'None';
-        if (spec.type !== 'ExternalName') {
-          spec.internalTrafficPolicy ??= 'Cluster';
-          spec.ipFamilyPolicy ??= 'SingleStack';
-          spec.ipFamilies ??= ['IPv4'];
+        spec.sessionAffinity ||= 'None';
+        if (spec.sessionAffinity === 'None') delete spec.sessionAffinityConfig;
+        if (spec.sessionAffinity === 'ClientIP' && typeof spec.sessionAffinityConfig?.clientIP?.timeoutSeconds !== 'number') {
+          spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 10800 } };
         }
-        if ((spec.type === 'NodePort' || spec.type === 'LoadBalancer') && spec.externalTrafficPolicy === undefined) {
-          spec.externalTrafficPolicy = 'Cluster';
-        }
+        spec.type ||= 'ClusterIP';
         for (const p of (spec.ports ?? []) as Obj[]) {
-          p.protocol ??= 'TCP';
-          if (p.targetPort === undefined && p.port !== undefined) p.targetPort = p.port;
+          if (!p || typeof p !== 'object') continue;
+          p.protocol ||= 'TCP';
+          if (p.targetPort === undefined || p.targetPort === null || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port;
+        }
+        const externallyAccessible = spec.type === 'LoadBalancer' || spec.type === 'NodePort' || (spec.type === 'ClusterIP' && (spec.externalIPs ?? []).length > 0);
+        if (externallyAccessible && !spec.externalTrafficPolicy) spec.externalTrafficPolicy = 'Cluster';
+        if ((spec.internalTrafficPolicy === undefined || spec.internalTrafficPolicy === null) && ['NodePort', 'LoadBalancer', 'ClusterIP'].includes(spec.type)) {
+          spec.internalTrafficPolicy = 'Cluster';
+        }
+        if (spec.type === 'LoadBalancer' && (spec.allocateLoadBalancerNodePorts === undefined || spec.allocateLoadBalancerNodePorts === null)) {
+          spec.allocateLoadBalancerNodePorts = true;
         }
       }
       break;

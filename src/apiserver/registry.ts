@@ -76,9 +76,31 @@ export interface DeleteOptions {
   dryRun?: boolean;
 }
 
+/** Commits (true) or undoes (false) what a strategy's begin step did, once the write's outcome is known. */
+export type FinishWrite = (success: boolean) => Promise<void>;
+
+/**
+ * Type-specific steps around the generic writes, as upstream's BeginCreate/BeginUpdate/AfterDelete
+ * hooks and strategy methods (Services allocate ClusterIPs and NodePorts through these).
+ */
+export interface RegistryStrategy {
+  /** After defaulting, before validation of a create. */
+  beginCreate?(obj: K8sObject, dryRun: boolean): Promise<FinishWrite>;
+  /** After defaulting, before validation of a spec update (not of status writes). */
+  beginUpdate?(next: K8sObject, current: K8sObject, dryRun: boolean): Promise<FinishWrite>;
+  /** Upstream's PrepareForUpdate, after beginUpdate. */
+  prepareForUpdate?(next: K8sObject, current: K8sObject): void;
+  /** Field errors only an update can have (immutable fields). */
+  validateUpdate?(next: K8sObject, current: K8sObject): FieldError[];
+  /** After the object is gone from storage. */
+  afterDelete?(obj: K8sObject, dryRun: boolean): Promise<void>;
+}
+
 export class ResourceRegistry {
   /** Replaced in place when a CRD changes only what is served (columns, schema, subresources). */
   type: ResourceType;
+  /** Set by the server for kinds that need one. */
+  strategy: RegistryStrategy | undefined;
   readonly gr: GroupResource;
   readonly prefix: string;
   private cache: WatchCache | undefined;
@@ -180,14 +202,24 @@ export class ResourceRegistry {
   }
 
   async create(obj: K8sObject, opts: WriteOptions = {}): Promise<K8sObject> {
-    this.validateOrThrow(obj);
-    if (opts.dryRun) return this.withType(obj);
-    const key = this.key(obj.metadata.namespace, obj.metadata.name);
-    const ttl = this.type.kind === 'Event' ? 3600 : undefined;
-    const r = await this.store.create(key, this.encodeForStorage(obj), { ttlSeconds: ttl });
-    if (!r.ok) throw alreadyExists(this.gr, obj.metadata.name);
-    obj.metadata.resourceVersion = String(r.object.modRevision);
-    return this.withType(obj);
+    const finish = await this.strategy?.beginCreate?.(obj, opts.dryRun === true);
+    let ok = false;
+    try {
+      this.validateOrThrow(obj);
+      if (opts.dryRun) {
+        ok = true;
+        return this.withType(obj);
+      }
+      const key = this.key(obj.metadata.namespace, obj.metadata.name);
+      const ttl = this.type.kind === 'Event' ? 3600 : undefined;
+      const r = await this.store.create(key, this.encodeForStorage(obj), { ttlSeconds: ttl });
+      if (!r.ok) throw alreadyExists(this.gr, obj.metadata.name);
+      obj.metadata.resourceVersion = String(r.object.modRevision);
+      ok = true;
+      return this.withType(obj);
+    } finally {
+      await finish?.(ok);
+    }
   }
 
   /**
@@ -219,6 +251,26 @@ export class ResourceRegistry {
       delete m.deletionGracePeriodSeconds;
     }
     const hasStatus = this.type.subresources?.includes('status') ?? false;
+    let finish: FinishWrite | undefined;
+    let ok = false;
+    try {
+      const written = await this.writeUpdate(current, next, opts, hasStatus, (f) => (finish = f));
+      ok = true;
+      return written;
+    } finally {
+      await (finish as FinishWrite | undefined)?.(ok);
+    }
+  }
+
+  private async writeUpdate(
+    current: K8sObject,
+    next: K8sObject,
+    opts: WriteOptions & { subresource?: 'status' | 'finalize' | 'approval'; keepDeletion?: boolean },
+    hasStatus: boolean,
+    setFinish: (f: FinishWrite | undefined) => void,
+  ): Promise<K8sObject> {
+    const m = next.metadata;
+    const cm = current.metadata;
     // A CSR's /approval is a status write too (of its conditions: the CSR strategy in csr.ts narrows it).
     if (opts.subresource === 'status' || opts.subresource === 'approval') {
       // A status write changes status only (and metadata labels/annotations upstream keeps too).
@@ -240,6 +292,8 @@ export class ResourceRegistry {
         else delete next.spec.finalizers;
       }
       applyDefaults(this.type.group, this.type.kind, next);
+      setFinish(await this.strategy?.beginUpdate?.(next, current, opts.dryRun === true));
+      this.strategy?.prepareForUpdate?.(next, current);
       if (cm.generation !== undefined) {
         // Kinds without a spec (EndpointSlice) count any change outside metadata, as upstream.
         const body = (o: K8sObject) => (this.type.kind === 'EndpointSlice' ? JSON.stringify({ ...o, metadata: undefined }) : JSON.stringify(o.spec ?? null));
@@ -254,7 +308,8 @@ export class ResourceRegistry {
         m.annotations = { ...(m.annotations ?? {}), [DS_TEMPLATE_GENERATION]: value };
       }
     }
-    this.validateOrThrow(next);
+    const isStatusWrite = opts.subresource === 'status' || opts.subresource === 'approval';
+    this.validateOrThrow(next, isStatusWrite ? [] : (this.strategy?.validateUpdate?.(next, current) ?? []));
     if (opts.dryRun) return this.withType({ ...next, metadata: { ...m, resourceVersion: cm.resourceVersion } });
     delete m.resourceVersion;
     const key = this.key(cm.namespace, cm.name);
@@ -263,6 +318,7 @@ export class ResourceRegistry {
       const d = await this.store.delete(key, Number(cm.resourceVersion));
       if (!d.ok) throw d.reason === 'NotFound' ? notFound(this.gr, cm.name) : conflict(this.gr, cm.name, OBJECT_MODIFIED);
       next.metadata.resourceVersion = String(d.revision);
+      await this.strategy?.afterDelete?.(decodeObject(d.deleted), false);
       return this.withType(next);
     }
     const r = await this.store.update(key, this.encodeForStorage(next), Number(cm.resourceVersion));
@@ -318,6 +374,7 @@ export class ResourceRegistry {
         const d = await this.store.delete(this.key(namespace, name), Number(m.resourceVersion));
         if (d.ok) {
           current.metadata.resourceVersion = String(d.revision);
+          await this.strategy?.afterDelete?.(current, false);
           return { object: current, gone: true };
         }
         if (d.reason === 'NotFound') throw notFound(this.gr, name);

@@ -45,6 +45,10 @@ import {
 import { PATCH_TYPES, chooseResponse, decodeBody, mediaType, readBody, type PatchType, type ResponseForm } from './negotiate.js';
 import { KubeletProxy, type KubeletClientConfig } from './proxy.js';
 import { ResourceRegistry, nowTimestamp } from './registry.js';
+import { ServiceAllocator, type ServiceNetworkOptions } from './services/allocator.js';
+import { parseServiceNetwork } from './services/config.js';
+import { DEFAULT_REPAIR_INTERVAL_MS, ServiceAllocationRepair, type RepairEvent } from './services/repair.js';
+import { serviceStrategy } from './services/strategy.js';
 import { StatusError, badRequest, internalError, methodNotAllowed, notAcceptable, notFound, serviceUnavailable, unauthorized, unsupportedMediaType } from './status.js';
 import type { K8sObject } from './watchCache.js';
 
@@ -89,6 +93,8 @@ export interface ApiServerOptions {
   readyChecks?: Record<string, () => Promise<void>>;
   /** How the API server reaches kubelets for pods/log, exec, attach, portforward and nodes/proxy. */
   kubeletClient?: KubeletClientConfig;
+  /** Service ClusterIP and NodePort ranges (default 10.96.0.0/12 and 30000-32767). */
+  serviceNetwork?: ServiceNetworkOptions;
 }
 
 const COMPONENT_STATUS_DEPRECATED = 'v1 ComponentStatus is deprecated in v1.19+';
@@ -112,6 +118,9 @@ export class ApiServer {
   /** Connections handed over to kubelets (exec, attach, port-forward): ended with the server. */
   private readonly upgraded = new Set<Duplex>();
   private address = '';
+  /** ClusterIP and NodePort allocation for Services. */
+  readonly serviceAllocator: ServiceAllocator;
+  private serviceRepair: ServiceAllocationRepair | undefined;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.builtin = opts.resources ?? BUILTIN_RESOURCES;
@@ -120,6 +129,9 @@ export class ApiServer {
       if (t.storage === undefined && t.storageOf === undefined) continue;
       this.registries.set(`${t.group}/${t.plural}`, new ResourceRegistry(t, opts.store));
     }
+    this.serviceAllocator = new ServiceAllocator(opts.store, opts.serviceNetwork ?? parseServiceNetwork());
+    const services = this.registries.get('/services');
+    if (services) services.strategy = serviceStrategy(this.serviceAllocator);
     this.hooks = {
       store: opts.store,
       registryFor: (group, plural) => this.registries.get(`${group}/${plural}`),
@@ -211,7 +223,37 @@ export class ApiServer {
     return { port: actual, host };
   }
 
+  /**
+   * The ClusterIP and NodePort repair loops, as upstream's apiserver runs them: one pass now
+   * (before the caller creates the `kubernetes` Service), then every `intervalMs`.
+   */
+  async startServiceRepair(intervalMs = DEFAULT_REPAIR_INTERVAL_MS): Promise<ServiceAllocationRepair> {
+    const services = this.registries.get('/services')!;
+    const events = this.registries.get('/events')!;
+    this.serviceRepair ??= new ServiceAllocationRepair(this.serviceAllocator, {
+      listServices: async () => {
+        const out: K8sObject[] = [];
+        let cont: string | undefined;
+        do {
+          const page = await this.opts.store.list(services.prefix, { limit: 500, continueFrom: cont });
+          for (const item of page.items) {
+            const svc = JSON.parse(item.value.toString('utf8')) as K8sObject;
+            svc.metadata.resourceVersion = String(item.modRevision);
+            out.push(svc);
+          }
+          cont = page.continue;
+        } while (cont);
+        return out;
+      },
+      recordEvent: (e) => recordServiceEvent(events, e),
+    });
+    await this.serviceRepair.runOnce();
+    this.serviceRepair.start(intervalMs);
+    return this.serviceRepair;
+  }
+
   async close(): Promise<void> {
+    this.serviceRepair?.stop();
     for (const ac of this.inflight) ac.abort();
     for (const s of this.upgraded) s.destroy();
     for (const r of this.registries.values()) r.stop();
@@ -753,4 +795,28 @@ function toStatusError(err: unknown): StatusError {
     }
   }
   return internalError((err as Error)?.message ?? String(err));
+}
+
+/** A core/v1 Warning event about a Service, as the repair controllers' recorders write them. */
+async function recordServiceEvent(events: ResourceRegistry, e: RepairEvent): Promise<void> {
+  const m = e.service.metadata;
+  const now = nowTimestamp();
+  const event: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: `${m.name}.${(BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor(Math.random() * 1e6))).toString(16)}`, namespace: m.namespace },
+    involvedObject: { kind: 'Service', apiVersion: 'v1', namespace: m.namespace, name: m.name, uid: m.uid, resourceVersion: m.resourceVersion },
+    reason: e.reason,
+    message: e.message,
+    type: 'Warning',
+    source: { component: e.component },
+    reportingComponent: e.component,
+    reportingInstance: '',
+    action: e.action,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  };
+  events.prepareForCreate(event);
+  await events.create(event);
 }

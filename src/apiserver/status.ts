@@ -116,7 +116,8 @@ export type FieldErrorType =
   | 'FieldValueForbidden'
   | 'FieldValueTooLong'
   | 'FieldValueTooMany'
-  | 'FieldValueTypeInvalid';
+  | 'FieldValueTypeInvalid'
+  | 'InternalError';
 
 const FIELD_ERROR_TEXT: Record<FieldErrorType, string> = {
   FieldValueRequired: 'Required value',
@@ -127,6 +128,7 @@ const FIELD_ERROR_TEXT: Record<FieldErrorType, string> = {
   FieldValueTooLong: 'Too long',
   FieldValueTooMany: 'Too many',
   FieldValueTypeInvalid: 'Invalid value',
+  InternalError: 'Internal error',
 };
 
 /** One field problem, printed as upstream's field.Error: `spec.replicas: Invalid value: -1: must be greater than or equal to 0`. */
@@ -159,10 +161,21 @@ export const notSupported = (field: string, value: unknown, supported: string[])
   new FieldError('FieldValueNotSupported', field, `supported values: ${supported.map((s) => `"${s}"`).join(', ')}`, value, true);
 export const forbiddenField = (field: string, detail: string): FieldError => new FieldError('FieldValueForbidden', field, detail);
 export const duplicate = (field: string, value: unknown): FieldError => new FieldError('FieldValueDuplicate', field, '', value, true);
+export const internalFieldError = (field: string, detail: string): FieldError => new FieldError('InternalError', field, detail);
 export const tooLong = (field: string, max: number): FieldError =>
   new FieldError('FieldValueTooLong', field, `may not be more than ${max} bytes`);
 
+/** A bad value printed verbatim, for values Go prints with %#v (`[]string{"10.0.0.5"}`). */
+export class GoLiteral {
+  constructor(readonly text: string) {}
+  toJSON(): string {
+    return this.text;
+  }
+}
+export const goLiteral = (text: string): GoLiteral => new GoLiteral(text);
+
 function formatValue(v: unknown): string {
+  if (v instanceof GoLiteral) return v.text;
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'object') return JSON.stringify(v);

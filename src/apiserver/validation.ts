@@ -2,6 +2,7 @@
 // paths and texts match upstream's, so `kubectl apply` prints the same 422 messages.
 import { parseStandard, UnknownTimeZoneError, Zone } from '../api/cronSchedule.js';
 import { fromLabelSelector, matches } from '../api/labels.js';
+import { validateServiceSpec } from './services/validation.js';
 import { FieldError, duplicate, invalidValue, notSupported, required, tooLong } from './status.js';
 
 type Obj = Record<string, any>;
@@ -28,7 +29,12 @@ export function dns1123Label(path: string, v: string): FieldError[] {
 }
 
 /** Kinds whose names must be DNS labels rather than subdomains. */
-const LABEL_NAMED = new Set(['/Namespace', '/Service', 'apps/StatefulSet']);
+const LABEL_NAMED = new Set(['/Namespace', 'apps/StatefulSet']);
+/** Kinds whose names must be DNS-1035 labels (start with a letter): upstream's ValidateServiceName. */
+const DNS1035_NAMED = new Set(['/Service']);
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1035_MSG =
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 /** Kinds whose names are free-form path segments (RBAC, events, …). */
 const PATH_SEGMENT_NAMED = new Set([
   'rbac.authorization.k8s.io/Role',
@@ -42,7 +48,7 @@ const PATH_SEGMENT_NAMED = new Set([
   '/Node',
 ]);
 
-function validateLabels(path: string, labels: unknown): FieldError[] {
+export function validateLabelMap(path: string, labels: unknown): FieldError[] {
   if (labels === undefined || labels === null) return [];
   if (typeof labels !== 'object' || Array.isArray(labels)) return [invalidValue(path, labels, 'must be a map of strings')];
   const errs: FieldError[] = [];
@@ -82,11 +88,14 @@ export function validateObjectMeta(group: string, kind: string, meta: Obj, names
     }
   } else if (LABEL_NAMED.has(`${group}/${kind}`)) {
     errs.push(...dns1123Label('metadata.name', name));
+  } else if (DNS1035_NAMED.has(`${group}/${kind}`)) {
+    if (name.length > 63) errs.push(invalidValue('metadata.name', name, 'must be no more than 63 characters'));
+    if (!DNS1035_LABEL.test(name)) errs.push(invalidValue('metadata.name', name, DNS1035_MSG));
   } else {
     errs.push(...dns1123Subdomain('metadata.name', name));
   }
   if (namespaced && !meta.namespace) errs.push(required('metadata.namespace'));
-  errs.push(...validateLabels('metadata.labels', meta.labels));
+  errs.push(...validateLabelMap('metadata.labels', meta.labels));
   if (meta.annotations !== undefined && (typeof meta.annotations !== 'object' || Array.isArray(meta.annotations))) {
     errs.push(invalidValue('metadata.annotations', meta.annotations, 'must be a map of strings'));
   } else if (meta.annotations) {
@@ -204,12 +213,7 @@ export function validate(group: string, kind: string, obj: Obj, namespaced: bool
       errs.push(...validateCronJobSchedule(spec));
       break;
     case '/Service':
-      if (spec && spec.type !== 'ExternalName' && spec.clusterIP !== 'None' && (!Array.isArray(spec.ports) || spec.ports.length === 0)) {
-        errs.push(required('spec.ports'));
-      }
-      if (spec?.type && !['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'].includes(spec.type)) {
-        errs.push(notSupported('spec.type', spec.type, ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort']));
-      }
+      errs.push(...validateServiceSpec(obj));
       break;
     case '/ConfigMap':
     case '/Secret':

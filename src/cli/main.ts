@@ -31,6 +31,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--cluster-cidr <cidr>', 'CIDR range for pods (each node gets a /24 of it)', '10.244.0.0/16')
     .option('--disable <names>', 'do not run these packaged components: servicelb, local-storage (comma-separated, repeatable)', collectList, [] as string[])
     .option('--servicelb-pool <addresses>', 'addresses ServiceLB gives LoadBalancer Services: IPs, CIDRs, FIRST-LAST ranges (comma-separated, repeatable; default the nodes\' addresses)', collectList, [] as string[])
+    .option('--service-cluster-ip-range <cidrs>', 'CIDR (or IPv4,IPv6 pair) Service cluster IPs are allocated from; the kubernetes Service gets its first address', '10.96.0.0/12')
+    .option('--service-node-port-range <range>', 'port range NodePort Services are allocated from', '30000-32767')
     .option('--etcd-compaction-interval <duration>', 'how often history older than this is compacted (0 = never)', parseDuration, 5 * 60_000)
     .action(async (opts: ServerCommandOptions) => {
       const { runServerCommand } = await import('./serverCommand.js');

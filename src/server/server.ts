@@ -15,6 +15,7 @@ import { logger } from '../util/log.js';
 import { ApiServer, type UserInfo } from '../apiserver/server.js';
 import { admissionChain, defaultTolerationSecondsAdmission, limitRangerAdmission, priorityAdmission, serviceAccountAdmission } from '../apiserver/admission.js';
 import { bootstrapSystemObjects } from '../apiserver/bootstrap.js';
+import { firstServiceIP, parseServiceNetwork } from '../apiserver/services/config.js';
 import { apiServerHooks } from '../apiserver/hooks.js';
 import { CustomResourceDefinitions } from '../apiserver/crds.js';
 import { createAuthentication } from '../apiserver/authentication.js';
@@ -37,7 +38,12 @@ export interface ServerOptions {
   tlsSan?: string[] | undefined;
   tokenAuthFile?: string | undefined;
   disableAgent?: boolean | undefined;
-  serviceIP?: string | undefined;
+  /** `--service-cluster-ip-range`: one CIDR or an IPv4,IPv6 pair (default 10.96.0.0/12). */
+  serviceClusterIPRange?: string | undefined;
+  /** `--service-node-port-range` (default 30000-32767). */
+  serviceNodePortRange?: string | undefined;
+  /** How often the ClusterIP/NodePort repair loops run (default 3 minutes, as upstream). */
+  serviceRepairIntervalMs?: number | undefined;
   /** Like k3s's --disable-scheduler: run no scheduler in this process. */
   disableScheduler?: boolean | undefined;
   /** Like k3s's --disable-controller-manager. */
@@ -86,7 +92,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
       throw new Error(`--servicelb-pool: ${(err as Error).message}`);
     }
   }
-  const serviceIP = opts.serviceIP ?? '10.96.0.1';
+  // Bad ranges stop the server before anything starts, with the flag and the fix in the message.
+  const serviceNetwork = parseServiceNetwork(opts.serviceClusterIPRange, opts.serviceNodePortRange);
+  // The `kubernetes` Service takes the first address of the primary range, as upstream.
+  const serviceIP = firstServiceIP(serviceNetwork);
   const advertise = opts.advertiseAddress ?? (opts.bindAddress === '127.0.0.1' ? '127.0.0.1' : defaultAdvertiseAddress());
   const pki = await ensureServerPKI(join(opts.dataDir, 'tls'), {
     hostname: hostname().toLowerCase(),
@@ -155,12 +164,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
       },
     },
     openapi: hooks.openapi,
+    serviceNetwork,
     kubeletClient: { certPem: kubeletClient.certPem, keyPem: kubeletClient.keyPem },
   });
   // Every resource's watch cache starts loading now, in the background: requests that need a
   // cache wait for it, and watches older than a cache's start are served from the store.
   void api.warm().catch((err: unknown) => log.warn({ err }, 'a watch cache failed to load'));
   const { port } = await api.listen(opts.httpsListenPort, opts.bindAddress);
+  // Repair the allocation ranges from the stored Services before anything allocates (upstream's order).
+  await api.startServiceRepair(opts.serviceRepairIntervalMs);
   await bootstrapSystemObjects(api, { advertiseAddress: advertise, port, serviceIP });
   const crds = new CustomResourceDefinitions(api);
   await crds.ready();
