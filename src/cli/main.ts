@@ -4,6 +4,9 @@ import { defaultDataDir } from './paths.js';
 import type { ServerCommandOptions } from './serverCommand.js';
 import { addNodeFlags } from './agentCommand.js';
 
+/** What `k8ts server --disable` accepts, as k3s's packaged components. */
+export const DISABLEABLE_COMPONENTS = ['coredns', 'servicelb'] as const;
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8ts')
     .description('Kubernetes, written in TypeScript')
@@ -29,6 +32,14 @@ export async function main(argv: string[]): Promise<void> {
     .option('--disable-scheduler', 'do not run the scheduler in this process', false)
     .option('--disable-controller-manager', 'do not run the controllers in this process', false)
     .option('--cluster-cidr <cidr>', 'CIDR range for pods (each node gets a /24 of it)', '10.244.0.0/16')
+    .option('--service-cidr <cidr>', 'CIDR range for service ClusterIPs (cluster DNS gets its 10th address)', '10.96.0.0/12')
+    .option('--disable <name>', `do not deploy a packaged component (repeatable or comma-separated): ${DISABLEABLE_COMPONENTS.join(', ')}`, (v: string, acc: string[]) => {
+      const names = v.split(',').map((s) => s.trim()).filter(Boolean);
+      const unknown = names.filter((n) => !(DISABLEABLE_COMPONENTS as readonly string[]).includes(n));
+      if (unknown.length) throw new InvalidArgumentError(`unknown component ${unknown.join(', ')}; choose from ${DISABLEABLE_COMPONENTS.join(', ')}`);
+      return [...acc, ...names];
+    }, [] as string[])
+    .option('--disable-kube-proxy', 'do not run kube-proxy (the kube-proxy DaemonSet)', false)
     .option('--etcd-compaction-interval <duration>', 'how often history older than this is compacted (0 = never)', parseDuration, 5 * 60_000)
     .action(async (opts: ServerCommandOptions) => {
       const { runServerCommand } = await import('./serverCommand.js');

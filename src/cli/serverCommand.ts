@@ -20,13 +20,16 @@ export interface ServerCommandOptions extends NodeFlags {
   disableScheduler: boolean;
   disableControllerManager: boolean;
   clusterCidr: string;
+  serviceCidr: string;
+  disable: string[];
+  disableKubeProxy: boolean;
   etcdCompactionInterval: number;
 }
 
 export async function runServerCommand(opts: ServerCommandOptions): Promise<void> {
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer({ ...opts, tlsSan: opts.tlsSan, compactionIntervalMs: opts.etcdCompactionInterval, clusterCIDR: opts.clusterCidr, agent: agentOptionsFrom(opts) });
+    server = await startServer({ ...opts, tlsSan: opts.tlsSan, compactionIntervalMs: opts.etcdCompactionInterval, clusterCIDR: opts.clusterCidr, serviceCIDR: opts.serviceCidr, agent: agentOptionsFrom(opts) });
   } catch (err) {
     process.stderr.write(`k8ts server: ${(err as Error).message}\n`);
     process.exit(1);
