@@ -54,7 +54,7 @@ import {
 } from '../types.js';
 import { cgroupUsage, cgroupVersion, createCgroup, oomCounterFile, removeCgroup } from './cgroups.js';
 import { nsenterExecArgv, unshareArgv } from './unshareInit.js';
-import { SpecError, buildOciSpec, parseGroup, parsePasswd, resolveUser, type SpecNamespaces } from './ociSpec.js';
+import { SpecError, buildOciSpec, capabilitiesFromMask, parseGroup, parsePasswd, resolveUser, type SpecNamespaces } from './ociSpec.js';
 import {
   FRAME_CLOSE_STDIN,
   FRAME_EXIT,
@@ -799,7 +799,7 @@ export class ProcessRuntime implements ContainerRuntime {
       const cgroupParent = sb.config.linux.cgroupParent || '/k8ts-process';
       const cgroupsPath = `${cgroupParent.replace(/\/+$/, '')}/${id}`;
       const hostname = (await readFile(sb.hostnameFile, 'utf8')).trim();
-      const spec = buildOciSpec({ config, image: img.config, rootfs, user, hostname, namespaces, cgroupsPath, runtimeMounts });
+      const spec = buildOciSpec({ config, image: img.config, rootfs, user, hostname, namespaces, cgroupsPath, runtimeMounts, hostCapabilities: hostCapabilities() });
       await mkdir(join(dir, 'bundle'), { recursive: true });
       await writeFile(join(dir, 'bundle', 'config.json'), JSON.stringify(spec, null, 1));
       const logPath = config.logPath && sb.config.logDirectory ? join(sb.config.logDirectory, config.logPath) : '/dev/null';
@@ -1223,6 +1223,19 @@ function crunUnsupportedReason(): string | undefined {
     /* no unified mount: pure v1 or pure v2 */
   }
   return undefined;
+}
+
+let hostCaps: string[] | undefined;
+/** This process's capability bounding set, what privileged containers get. */
+function hostCapabilities(): string[] | undefined {
+  if (hostCaps) return hostCaps;
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) hostCaps = capabilitiesFromMask(m[1]!);
+  } catch {
+    /* not Linux: every capability */
+  }
+  return hostCaps;
 }
 
 function isUnshare(bin: string): boolean {
