@@ -69,8 +69,8 @@ for (const rt of runtimes) {
 
     after(async () => {
       if (server) {
-        await server.kubectl(['delete', 'daemonset,deployment', '-n', 'kube-system', '--all', '--wait=false'], { timeoutMs: 30_000 }).catch(() => undefined);
-        await server.kubectl(['delete', 'pods', '-A', '--all', '--grace-period=1', '--wait=true'], { timeoutMs: 90_000 }).catch(() => undefined);
+        // The server re-creates deleted add-ons: stop it first, then stop what its node left running.
+        await server.halt();
         try {
           execFileSync('nsenter', [`--net=/var/run/netns/${netns}`, process.execPath, BIN, 'killall', '--data-dir', server.dataDir, '--cni-bridge', bridge], { stdio: 'pipe' });
         } catch {
