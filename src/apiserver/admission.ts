@@ -1,6 +1,6 @@
 // Admission: one chain of mutating plugins, then validating ones, run on creates and updates
 // after defaulting (NamespaceLifecycle runs earlier, in the handlers, before anything is built).
-// Plugins: ServiceAccount, DefaultTolerationSeconds, Priority, LimitRanger.
+// Plugins: ServiceAccount, DefaultTolerationSeconds, Priority, LimitRanger, RuntimeClass.
 
 import { generateNameSuffix } from './registry.js';
 import type { ResourceRequest } from './handlers.js';
@@ -122,6 +122,44 @@ export function limitRangerAdmission(registryFor: RegistryLookup): AdmissionPlug
           }
         }
       }
+    },
+  };
+}
+
+/**
+ * RuntimeClass (plugin/pkg/admission/runtimeclass): a pod naming a RuntimeClass gets the class's
+ * overhead and scheduling constraints; a missing class rejects the pod at creation.
+ */
+export function runtimeClassAdmission(registryFor: RegistryLookup): AdmissionPlugin {
+  const rejected = (pod: K8sObject, why: string) => forbidden(`pods "${pod.metadata.name ?? ''}" is forbidden: pod rejected: ${why}`);
+  return {
+    name: 'RuntimeClass',
+    async mutate(req, pod, old) {
+      if (!isPodCreate(req, old) || !pod.spec) return;
+      const name = pod.spec.runtimeClassName as string | undefined;
+      if (!name) return;
+      const rc = await registryFor('node.k8s.io', 'runtimeclasses')!.tryGet(undefined, name);
+      if (!rc || rc.metadata.deletionTimestamp) throw rejected(pod, `RuntimeClass "${name}" not found`);
+      const fixed = (rc.overhead as Obj | undefined)?.podFixed as Record<string, string> | undefined;
+      if (fixed) {
+        if (pod.spec.overhead && JSON.stringify(pod.spec.overhead) !== JSON.stringify(fixed)) throw rejected(pod, "Pod's Overhead doesn't match RuntimeClass's defined Overhead");
+        pod.spec.overhead = { ...fixed };
+      }
+      const scheduling = rc.scheduling as Obj | undefined;
+      for (const [k, v] of Object.entries((scheduling?.nodeSelector ?? {}) as Record<string, string>)) {
+        const mine = (pod.spec.nodeSelector as Record<string, string> | undefined)?.[k];
+        if (mine !== undefined && mine !== v) throw rejected(pod, `conflict: runtimeClass.scheduling.nodeSelector[${k}] = ${v}; pod.spec.nodeSelector[${k}] = ${mine}`);
+        pod.spec.nodeSelector = { ...(pod.spec.nodeSelector ?? {}), [k]: v };
+      }
+      const tolerations = (pod.spec.tolerations ?? []) as Obj[];
+      for (const t of (scheduling?.tolerations ?? []) as Obj[]) {
+        if (!tolerations.some((x) => JSON.stringify(x) === JSON.stringify(t))) tolerations.push({ ...t });
+      }
+      if (tolerations.length) pod.spec.tolerations = tolerations;
+    },
+    validate(req, pod, old) {
+      if (!isPodCreate(req, old) || !pod.spec) return;
+      if (pod.spec.overhead && !pod.spec.runtimeClassName) throw rejected(pod, 'Pod Overhead set without corresponding RuntimeClass defined Overhead');
     },
   };
 }

@@ -13,7 +13,7 @@ export interface NodeFlags {
   runtime: RuntimeChoice;
   containerRuntimeEndpoint?: string;
   kubeletPort: number;
-  clusterDns: string;
+  clusterDns?: string;
   clusterDomain: string;
   maxPods: number;
   podManifestPath?: string;
@@ -62,7 +62,7 @@ export function addNodeFlags(cmd: Command): Command {
     }, 'auto' as RuntimeChoice)
     .option('--container-runtime-endpoint <socket>', 'an already running CRI runtime to use instead (unix socket)')
     .option('--kubelet-port <port>', 'port of the kubelet API (0 = any free port)', port, 10250)
-    .option('--cluster-dns <ips>', 'cluster DNS service IPs for pods', '10.96.0.10')
+    .option('--cluster-dns <ips>', 'cluster DNS service IPs for pods (default: the 10th address of the service range, 10.96.0.10)')
     .option('--cluster-domain <domain>', 'cluster domain', 'cluster.local')
     .option('--max-pods <n>', 'pods this node runs at most', (v: string) => Number.parseInt(v, 10), 110)
     .option('--pod-manifest-path <dir>', 'static pod manifests (default <data-dir>/agent/pod-manifests)')
@@ -85,7 +85,7 @@ export function agentOptionsFrom(f: NodeFlags): Partial<AgentOptions> {
     runtime: f.runtime,
     ...(f.containerRuntimeEndpoint ? { containerRuntimeEndpoint: f.containerRuntimeEndpoint } : {}),
     kubeletPort: f.kubeletPort,
-    clusterDNS: f.clusterDns.split(',').map((s) => s.trim()).filter(Boolean),
+    ...(f.clusterDns ? { clusterDNS: f.clusterDns.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     clusterDomain: f.clusterDomain,
     maxPods: f.maxPods,
     ...(f.podManifestPath !== undefined ? { podManifestPath: f.podManifestPath } : {}),

@@ -40,18 +40,20 @@ export async function runKillall(o: KillallOptions): Promise<void> {
   const endpointFile = join(agent, 'runtime-endpoint');
   const endpoint = existsSync(endpointFile) ? readFileSync(endpointFile, 'utf8').trim() : '';
   let pods = 0;
-  if (endpoint.endsWith('k8ts-cri.sock') && existsSync(join(agent, 'runtime'))) {
+  // The process runtime: the node's runtime, or on containerd nodes the one of RuntimeClass k8ts.
+  if (existsSync(join(agent, 'runtime', 'sandboxes'))) {
     const { FileImageStore } = await import('../kubelet/images/store.js');
     const { ProcessRuntime } = await import('../kubelet/runtime/process/runtime.js');
     const rt = new ProcessRuntime({ root: join(agent, 'runtime'), images: new FileImageStore({ root: join(agent, 'images') }), cni: { confDir: join(agent, 'cni', 'net.d'), ...(o.cniBridge ? { bridge: o.cniBridge } : {}) } });
-    pods = await stopAll(rt);
+    pods += await stopAll(rt);
     await rt.close();
-  } else if (existsSync(join(agent, 'containerd', 'config.toml'))) {
+  }
+  if (!endpoint.endsWith('k8ts-cri.sock') && existsSync(join(agent, 'containerd', 'config.toml'))) {
     const { ManagedContainerd } = await import('../kubelet/runtime/cri/managedContainerd.js');
     const managed = await ManagedContainerd.start({ dataDir: o.dataDir }).catch(() => undefined);
     if (managed) {
       const rt = managed.runtime();
-      pods = await stopAll(rt);
+      pods += await stopAll(rt);
       await rt.close();
       await managed.close();
     }

@@ -4,6 +4,8 @@ import { defaultDataDir } from './paths.js';
 import type { ServerCommandOptions } from './serverCommand.js';
 import { addNodeFlags } from './agentCommand.js';
 
+/** What `k8ts server --disable` accepts, as k3s's packaged components. */
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8ts')
     .description('Kubernetes, written in TypeScript')
@@ -29,10 +31,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--disable-scheduler', 'do not run the scheduler in this process', false)
     .option('--disable-controller-manager', 'do not run the controllers in this process', false)
     .option('--cluster-cidr <cidr>', 'CIDR range for pods (each node gets a /24 of it)', '10.244.0.0/16')
-    .option('--disable <names>', 'do not run these packaged components: servicelb, local-storage (comma-separated, repeatable)', collectList, [] as string[])
+    .option('--disable <names>', 'do not run these packaged components: coredns, servicelb, local-storage (comma-separated, repeatable)', collectList, [] as string[])
     .option('--servicelb-pool <addresses>', 'addresses ServiceLB gives LoadBalancer Services: IPs, CIDRs, FIRST-LAST ranges (comma-separated, repeatable; default the nodes\' addresses)', collectList, [] as string[])
     .option('--service-cluster-ip-range <cidrs>', 'CIDR (or IPv4,IPv6 pair) Service cluster IPs are allocated from; the kubernetes Service gets its first address', '10.96.0.0/12')
     .option('--service-node-port-range <range>', 'port range NodePort Services are allocated from', '30000-32767')
+    .option('--service-cidr <cidr>', 'k3s\'s name for --service-cluster-ip-range')
+    .option('--disable-kube-proxy', 'do not run kube-proxy (the kube-proxy DaemonSet)', false)
     .option('--etcd-compaction-interval <duration>', 'how often history older than this is compacted (0 = never)', parseDuration, 5 * 60_000)
     .action(async (opts: ServerCommandOptions) => {
       const { runServerCommand } = await import('./serverCommand.js');

@@ -19,6 +19,7 @@ import { parseThresholds, type Observations, type PodUsage, type Signal } from '
 import { EvictionManager } from './eviction/manager.js';
 import { ImageGCManager } from './imageGC.js';
 import { KubeRuntimeManager, type ContainerEnvironment } from './kuberuntime.js';
+import { RuntimeClassManager } from './runtimeClass.js';
 import { fsStats, memoryAvailableBytes, pidStats, readMachineInfo, type MachineInfo } from './machine.js';
 import { initialNode, nodeAllocatable, nodeStatus, statusChanged, type ResourceList } from './nodeStatus.js';
 import { generatePodStatus, isStaticPod, type RuntimePodStatus } from './podStatus.js';
@@ -111,6 +112,7 @@ export class Kubelet {
   private nodeInformer!: SharedInformer<Node>;
   private staticSource: StaticPodSource | undefined;
   private readonly abort = new AbortController();
+  private readonly runtimeClasses: RuntimeClassManager;
   private timers: NodeJS.Timeout[] = [];
   private lastNodeStatus: NodeStatus | undefined;
   private lastNodeReportAt = 0;
@@ -131,6 +133,7 @@ export class Kubelet {
     this.recorder = new EventRecorder({ client: o.client, component: 'kubelet', host: o.nodeName });
     this.statusManager = new StatusManager({ client: o.client, apiPodFor: (p) => this.apiPodFor(p) });
     this.workers = new PodWorkers((uid) => this.syncPodWorker(uid));
+    this.runtimeClasses = new RuntimeClassManager(o.client);
     this.runtimeManager = undefined!;
     // Created in start() once the machine is known (needs its memory capacity).
   }
@@ -205,7 +208,9 @@ export class Kubelet {
       podsDir: this.podsDir,
       env: this.o.environment(this),
       memoryCapacityBytes: this.machine.memoryCapacityBytes,
+      runtimeHandler: (pod) => this.runtimeClasses.lookupRuntimeHandler(pod.spec?.runtimeClassName),
     });
+    this.runtimeClasses.start(this.abort.signal);
     this.hooks = this.o.hooks(this);
     this.eviction = new EvictionManager({
       thresholds: parseThresholds(this.o.evictionHard ?? DEFAULT_EVICTION_HARD),

@@ -83,6 +83,11 @@ export interface KubeRuntimeOptions {
   clusterDomain: string;
   /** Node memory capacity, for OOM score adjustments of burstable pods. */
   memoryCapacityBytes: number;
+  /**
+   * The CRI runtime handler of the pod's RuntimeClass (`""` for none); throws (e.g.
+   * RuntimeClassNotFoundError) when it cannot be resolved, and the sandbox is not created.
+   */
+  runtimeHandler?: (pod: Readonly<Pod>) => string;
 }
 
 /** Go's time.Duration String for whole seconds: `10s`, `1m20s`, `5m0s`. */
@@ -302,12 +307,15 @@ export class KubeRuntimeManager {
     }
     let sandboxId = actions.sandboxId;
     let podIPs = status.ips;
+    // The handler the pod's sandbox runs with; images are looked up and pulled for it (CRI ImageSpec.runtime_handler).
+    let runtimeHandler = status.sandboxes.find((s) => s.id === sandboxId)?.runtimeHandler ?? '';
     const sandboxConfig = await this.sandboxConfig(pod, actions.attempt);
     if (actions.createSandbox) {
       try {
+        // As upstream's createPodSandbox: RuntimeClass → handler first; a missing class fails the sandbox.
+        runtimeHandler = this.o.runtimeHandler?.(pod) ?? '';
         await mkdir(sandboxConfig.logDirectory, { recursive: true });
-        // RuntimeClass → handler is not resolved yet: every pod gets the runtime's default handler.
-        sandboxId = await this.o.runtime.runPodSandbox(sandboxConfig);
+        sandboxId = await this.o.runtime.runPodSandbox(sandboxConfig, runtimeHandler);
         const sb = await this.o.runtime.podSandboxStatus(sandboxId);
         podIPs = sb.network?.ip ? [sb.network.ip, ...sb.network.additionalIps.map((a) => a.ip)] : [];
       } catch (err) {
@@ -320,11 +328,11 @@ export class KubeRuntimeManager {
     if (!sandboxId) return {};
     // Sidecars and regular containers start together in spec order; plain init containers one at a time.
     if (actions.nextInitContainer) {
-      const r = await this.startContainer(pod, actions.nextInitContainer, status, sandboxId, sandboxConfig, podIPs, signal);
+      const r = await this.startContainer(pod, actions.nextInitContainer, status, sandboxId, sandboxConfig, runtimeHandler, podIPs, signal);
       if (r !== undefined) later(r);
     }
     for (const c of actions.containersToStart) {
-      const r = await this.startContainer(pod, c, status, sandboxId, sandboxConfig, podIPs, signal);
+      const r = await this.startContainer(pod, c, status, sandboxId, sandboxConfig, runtimeHandler, podIPs, signal);
       if (r !== undefined) later(r);
     }
     this.restartBackoff.gc();
@@ -332,11 +340,12 @@ export class KubeRuntimeManager {
   }
 
   /** Pulls the image as the pull policy says; undefined + waiting reason when it cannot. */
-  private async ensureImage(pod: Readonly<Pod>, c: Readonly<Container>, sandbox: PodSandboxConfig): Promise<{ imageRef?: string; retryAfterMs?: number }> {
+  private async ensureImage(pod: Readonly<Pod>, c: Readonly<Container>, sandbox: PodSandboxConfig, runtimeHandler: string): Promise<{ imageRef?: string; retryAfterMs?: number }> {
     const uid = pod.metadata!.uid!;
     const image = c.image ?? '';
+    const spec = runtimeHandler ? { image, runtimeHandler } : { image };
     const policy = c.imagePullPolicy ?? (/:latest$|^[^:@]*$/.test(image.split('/').pop() ?? '') ? 'Always' : 'IfNotPresent');
-    const present = await this.o.runtime.imageStatus({ image }).catch(() => undefined);
+    const present = await this.o.runtime.imageStatus(spec).catch(() => undefined);
     if (present && policy !== 'Always') {
       this.o.recorder.event(pod, 'Normal', 'Pulled', `Container image "${image}" already present on machine`);
       return { imageRef: present.id };
@@ -360,9 +369,9 @@ export class KubeRuntimeManager {
     const t0 = performance.now();
     try {
       const auth = await this.o.env.pullAuth(pod, image);
-      const ref = await this.o.runtime.pullImage({ image }, auth, sandbox);
+      const ref = await this.o.runtime.pullImage(spec, auth, sandbox);
       const secs = ((performance.now() - t0) / 1000).toFixed(3);
-      const st = await this.o.runtime.imageStatus({ image }).catch(() => undefined);
+      const st = await this.o.runtime.imageStatus(spec).catch(() => undefined);
       this.o.recorder.event(pod, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${secs}s (${secs}s including waiting). Image size: ${st ? st.size : 0} bytes.`);
       this.lastPullFailure.delete(key);
       return { imageRef: ref };
@@ -389,6 +398,7 @@ export class KubeRuntimeManager {
     status: RuntimePodStatus,
     sandboxId: string,
     sandboxConfig: PodSandboxConfig,
+    runtimeHandler: string,
     podIPs: string[],
     signal: AbortSignal,
   ): Promise<number | undefined> {
@@ -406,11 +416,12 @@ export class KubeRuntimeManager {
       }
       this.restartBackoff.next(key, finished);
     }
-    const img = await this.ensureImage(pod, c, sandboxConfig);
+    const img = await this.ensureImage(pod, c, sandboxConfig, runtimeHandler);
     if (!img.imageRef) return img.retryAfterMs;
     let config: ContainerConfig;
     try {
       config = await this.containerConfig(pod, c, restartCount, podIPs, img.imageRef);
+      if (runtimeHandler) config.image.runtimeHandler = runtimeHandler;
     } catch (err) {
       const reason = err instanceof SyncError ? err.reason : 'CreateContainerConfigError';
       this.setReason(uid, c.name, { reason, message: (err as Error).message });

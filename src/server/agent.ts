@@ -82,6 +82,45 @@ interface StartedRuntime {
   close(): Promise<void>;
 }
 
+/** The built-in process runtime, its image store serving the built-in image too; `network` ties it to another runtime's pod network. */
+async function startProcessRuntime(o: AgentOptions, root: string, network?: { ipamDataDir: string }) {
+  const { FileImageStore } = await import('../kubelet/images/store.js');
+  const { BuiltinImageStore } = await import('../kubelet/images/builtin.js');
+  const { ProcessRuntime } = await import('../kubelet/runtime/process/runtime.js');
+  const images = new BuiltinImageStore(new FileImageStore({ root: join(root, 'images') }), { root: join(root, 'images', 'builtin') });
+  const runtime = new ProcessRuntime({
+    root: join(root, 'runtime'),
+    images,
+    cni: { confDir: join(root, 'cni', 'net.d'), ...(o.bridge ? { bridge: o.bridge } : {}), ...(network ? { ipamDataDir: network.ipamDataDir } : {}) },
+    ...(o.namePrefix ? { namePrefix: o.namePrefix } : {}),
+  });
+  return { runtime, images };
+}
+
+/**
+ * On a containerd node the RuntimeClass handler `k8ts` still runs pods with the built-in process
+ * runtime (the built-in image, host-network system pods); both share the node's pod network.
+ */
+async function withK8tsHandler(o: AgentOptions, root: string, started: StartedRuntime, ipamDataDir: string): Promise<StartedRuntime> {
+  const { RuntimeHandlerRouter } = await import('../kubelet/runtime/handlerRouter.js');
+  const { K8TS_HANDLER } = await import('../kubelet/runtime/process/runtime.js');
+  const proc = await startProcessRuntime(o, root, { ipamDataDir });
+  if (!proc.runtime.handlers.includes(K8TS_HANDLER)) {
+    log.warn('neither runc, crun nor unshare is installed: pods of RuntimeClass k8ts cannot run on this node');
+    await proc.runtime.close();
+    return started;
+  }
+  const router = new RuntimeHandlerRouter(started.runtime, [{ handlers: [K8TS_HANDLER], runtime: proc.runtime }]);
+  return {
+    ...started,
+    runtime: router,
+    close: async () => {
+      await proc.runtime.close();
+      await started.close();
+    },
+  };
+}
+
 async function startRuntime(o: AgentOptions, root: string): Promise<StartedRuntime> {
   const choice = o.containerRuntimeEndpoint ? 'endpoint' : (o.runtime ?? 'auto') === 'auto' ? (which('containerd') ? 'containerd' : 'process') : o.runtime!;
   if (choice === 'endpoint') {
@@ -89,13 +128,15 @@ async function startRuntime(o: AgentOptions, root: string): Promise<StartedRunti
     const { importImageArchive } = await import('../kubelet/runtime/cri/importImage.js');
     const endpoint = o.containerRuntimeEndpoint!.startsWith('unix://') ? o.containerRuntimeEndpoint! : `unix://${o.containerRuntimeEndpoint}`;
     const runtime = new CriRuntime({ endpoint });
-    return { runtime, endpoint, importImage: (file) => importImageArchive(endpoint.slice('unix://'.length), file), close: () => runtime.close() };
+    const started: StartedRuntime = { runtime, endpoint, importImage: (file) => importImageArchive(endpoint.slice('unix://'.length), file), close: () => runtime.close() };
+    // The external runtime's pod network is its own business; the k8ts handler keeps a separate address record.
+    return withK8tsHandler(o, root, started, join(root, 'runtime', 'cni', 'networks'));
   }
   if (choice === 'containerd') {
     const { ManagedContainerd } = await import('../kubelet/runtime/cri/managedContainerd.js');
     const managed = await ManagedContainerd.start({ dataDir: o.dataDir, ...(o.bridge ? { bridge: o.bridge } : {}) });
     const runtime = managed.runtime();
-    return {
+    const started: StartedRuntime = {
       runtime,
       endpoint: managed.endpoint,
       importImage: (file) => managed.importImageArchive(file),
@@ -105,17 +146,10 @@ async function startRuntime(o: AgentOptions, root: string): Promise<StartedRunti
         await managed.close(2000);
       },
     };
+    return withK8tsHandler(o, root, started, managed.paths.cniDataDir);
   }
-  const { FileImageStore } = await import('../kubelet/images/store.js');
-  const { ProcessRuntime } = await import('../kubelet/runtime/process/runtime.js');
+  const { runtime, images } = await startProcessRuntime(o, root);
   const { serveCri } = await import('../kubelet/runtime/cri/server.js');
-  const images = new FileImageStore({ root: join(root, 'images') });
-  const runtime = new ProcessRuntime({
-    root: join(root, 'runtime'),
-    images,
-    cni: { confDir: join(root, 'cni', 'net.d'), ...(o.bridge ? { bridge: o.bridge } : {}) },
-    ...(o.namePrefix ? { namePrefix: o.namePrefix } : {}),
-  });
   const socket = join(root, 'k8ts-cri.sock');
   const cri = await serveCri(runtime, socket);
   return {

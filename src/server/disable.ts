@@ -12,6 +12,7 @@ export interface DisableableComponent {
 
 /** Every name `--disable` accepts (k3s's names where k3s has the component). */
 export const DISABLEABLE_COMPONENTS: Readonly<Record<string, DisableableComponent>> = {
+  coredns: { description: 'the cluster DNS add-on (the coredns Deployment and the kube-dns Service)', controllers: [] },
   servicelb: { description: 'the built-in Service load balancer (LoadBalancer Services stay <pending> for an external one)', controllers: [SERVICE_LB_CONTROLLER] },
   'local-storage': { description: 'the local-path provisioner and its default StorageClass', controllers: [LOCAL_PATH_PROVISIONER_CONTROLLER] },
 };

@@ -13,15 +13,18 @@ import type { KV } from '../storage/kv.js';
 import type { KVStore } from '../storage/store.js';
 import { logger } from '../util/log.js';
 import { ApiServer, type UserInfo } from '../apiserver/server.js';
-import { admissionChain, defaultTolerationSecondsAdmission, limitRangerAdmission, priorityAdmission, serviceAccountAdmission } from '../apiserver/admission.js';
+import { admissionChain, defaultTolerationSecondsAdmission, limitRangerAdmission, priorityAdmission, runtimeClassAdmission, serviceAccountAdmission } from '../apiserver/admission.js';
 import { bootstrapSystemObjects } from '../apiserver/bootstrap.js';
-import { firstServiceIP, parseServiceNetwork } from '../apiserver/services/config.js';
+import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, firstServiceIP, parseServiceNetwork } from '../apiserver/services/config.js';
 import { apiServerHooks } from '../apiserver/hooks.js';
 import { CustomResourceDefinitions } from '../apiserver/crds.js';
 import { createAuthentication } from '../apiserver/authentication.js';
 import { certificateSigningRequestStrategy, certificateSubjectRestriction } from '../apiserver/csr.js';
 import { ensureNodeToken } from './nodeToken.js';
 import { disabledControllers, splitList } from './disable.js';
+import { AddonManager } from './addons/addonManager.js';
+import { addonObjects, clusterDNSAddress } from './addons/manifests.js';
+import { builtinImageReference, currentInstall } from '../kubelet/images/builtin.js';
 
 const log = logger('server');
 
@@ -54,6 +57,8 @@ export interface ServerOptions {
   disable?: readonly string[] | undefined;
   /** ServiceLB's addresses (IPs, CIDRs, FIRST-LAST); absent = the nodes' addresses. */
   serviceLBPool?: readonly string[] | undefined;
+  /** Like k3s's --disable-kube-proxy: no kube-proxy DaemonSet. */
+  disableKubeProxy?: boolean | undefined;
   /** The node agent (kubelet) of this server; see AgentOptions. */
   agent?: Partial<Omit<import('./agent.js').AgentOptions, 'client' | 'dataDir' | 'clientCAPem' | 'servingCA'>> | undefined;
   /** Like kube-apiserver's --etcd-compaction-interval: history older than this is compacted this often; 0 = never. */
@@ -134,6 +139,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
         defaultTolerationSecondsAdmission,
         priorityAdmission(registryFor),
         limitRangerAdmission(registryFor),
+        runtimeClassAdmission(registryFor),
         certificateSigningRequestStrategy,
         certificateSubjectRestriction,
       ]),
@@ -213,6 +219,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     });
   }
   componentHealth['controller-manager'] = controllerManager ? () => controllerManager.ready() : undefined;
+  // The add-ons (RuntimeClass k8ts, cluster DNS, kube-proxy) go in before the node starts syncing pods.
+  const dnsServiceIP = clusterDNSAddress(opts.serviceClusterIPRange ?? DEFAULT_SERVICE_CLUSTER_IP_RANGE);
+  const addons = new AddonManager({
+    client: await componentClient('system:k8ts-addon-manager', 'addon-manager'),
+    addons: addonObjects(
+      {
+        image: builtinImageReference(currentInstall().version),
+        clusterDomain: opts.agent?.clusterDomain ?? 'cluster.local',
+        dnsServiceIP,
+        clusterCIDR: opts.clusterCIDR ?? '10.244.0.0/16',
+        apiServerURL: `https://${advertise.includes(':') ? `[${advertise}]` : advertise}:${port}`,
+      },
+      new Set([...(opts.disable ?? []), ...(opts.disableKubeProxy ? ['kube-proxy'] : [])]),
+    ),
+  });
+  addons.start();
   let agent: import('./agent.js').RunningAgent | undefined;
   if (!opts.disableAgent) {
     const { startAgent } = await import('./agent.js');
@@ -220,6 +242,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     agent = await startAgent({
       controlPlane: true,
       nodeIP: advertise,
+      clusterDNS: [dnsServiceIP],
       ...opts.agent,
       nodeName,
       client: await componentClient(`system:node:${nodeName}`, 'kubelet', ['system:nodes']),
@@ -236,6 +259,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     nodeToken: nodeToken.paths[0]!,
     ...(agent ? { agent } : {}),
     close: async () => {
+      await addons.stop();
       await agent?.stop();
       await scheduler?.stop();
       await controllerManager?.stop();

@@ -28,27 +28,44 @@ export interface RunningServer {
 /**
  * `opts.agent`: run the server's own node (kubelet + runtime) too; off by default, so tests of the
  * control plane start no containers and share no host bridge or kubelet port.
+ * `opts.addons`: deploy cluster DNS and kube-proxy as the server does by default; off in tests
+ * unless asked for, so their pods do not take node capacity other tests count on, and a kube-proxy
+ * on the host network never programs the host's iptables.
+ * `opts.netns`: run the server (and kubectl) inside this network namespace (`ip netns` name).
  */
-export async function startK8tsServer(extraArgs: string[] = [], opts: { readyTimeoutMs?: number; agent?: boolean } = {}): Promise<RunningServer> {
+export async function startK8tsServer(extraArgs: string[] = [], opts: { readyTimeoutMs?: number; agent?: boolean; addons?: boolean; netns?: string } = {}): Promise<RunningServer> {
   if (!opts.agent && !extraArgs.includes('--disable-agent')) extraArgs = [...extraArgs, '--disable-agent'];
+  if (!opts.addons) extraArgs = [...extraArgs, '--disable', 'coredns', '--disable-kube-proxy'];
+  const inNetns = (argv: string[]): string[] => (opts.netns ? ['nsenter', `--net=/var/run/netns/${opts.netns}`, ...argv] : argv);
   const dir = tempDir('k8ts-srv-');
   const port = await freePort();
   const kubeconfig = join(dir.path, 'kubeconfig.yaml');
   let log = '';
   const kubectl: RunningServer['kubectl'] = (args, o = {}) =>
     new Promise((resolve) => {
-      const p = execFile(o.binary ?? 'kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const [cmd, ...argv] = inNetns([o.binary ?? 'kubectl', '--kubeconfig', kubeconfig, ...args]);
+      const p = execFile(cmd!, argv, { timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       });
       if (o.input !== undefined) p.stdin!.end(o.input);
     });
   let child: ChildProcess;
   const launch = () => {
-    child = spawn(
+    const [cmd, ...argv] = inNetns([
       process.execPath,
-      [BIN, 'server', '--data-dir', dir.path, '--https-listen-port', String(port), '--bind-address', '127.0.0.1', '--write-kubeconfig', kubeconfig, ...extraArgs],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, K8TS_LOG_LEVEL: process.env.K8TS_LOG_LEVEL ?? 'warn' } },
-    );
+      BIN,
+      'server',
+      '--data-dir',
+      dir.path,
+      '--https-listen-port',
+      String(port),
+      '--bind-address',
+      '127.0.0.1',
+      '--write-kubeconfig',
+      kubeconfig,
+      ...extraArgs,
+    ]);
+    child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, K8TS_LOG_LEVEL: process.env.K8TS_LOG_LEVEL ?? 'warn' } });
     child.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
     child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
   };

@@ -1,7 +1,7 @@
 // The built-in image store's contract: what the process runtime needs from an image, and what
 // `k8ts images import|ls` and the registry puller provide. Backed by files under
 // `<dataDir>/agent/images` so a separate `k8ts images import` process and a running kubelet share it.
-import type { ImageService } from '../runtime/types.js';
+import type { ImageService, Mount } from '../runtime/types.js';
 
 /** The runnable parts of an OCI image config (`config` in application/vnd.oci.image.config.v1+json). */
 export interface OciImageConfig {
@@ -30,6 +30,8 @@ export interface LocalImage {
   os: string;
   /** Absolute paths of the unpacked layer directories, bottom layer first: overlayfs lowerdir is their reverse. */
   layers: string[];
+  /** Host paths the image's root filesystem is made of besides its layers (the built-in image's read-only binds). */
+  hostMounts?: Mount[];
 }
 
 export interface ImageStore extends ImageService {

@@ -34,6 +34,16 @@ export const ALL_CAPABILITIES = [
   'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
+/**
+ * The capability names set in a /proc/<pid>/status mask (`CapBnd: 000001fffeffffff`). Privileged
+ * containers get the runtime's own bounding set, as containerd does: on hosts where root lacks a
+ * capability (CAP_SYS_RESOURCE here), asking runc for every capability fails the container.
+ */
+export function capabilitiesFromMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex.trim() || '0'}`);
+  return ALL_CAPABILITIES.filter((_c, bit) => ((mask >> BigInt(bit)) & 1n) === 1n);
+}
+
 export const MASKED_PATHS = [
   '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
   '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi',
@@ -181,6 +191,8 @@ export interface BuildSpecInput {
   cgroupsPath: string;
   /** Bind mounts the runtime adds (resolv.conf, hostname, hosts, /dev/shm); the config's mounts override by containerPath. */
   runtimeMounts: Mount[];
+  /** The runtime's bounding set: "all capabilities" (privileged, add ALL) means these. Default: every known one. */
+  hostCapabilities?: string[];
 }
 
 interface OciMount {
@@ -226,11 +238,12 @@ export function buildOciSpec(input: BuildSpecInput): Record<string, unknown> {
     config.envs.map((e) => `${e.key}=${e.value}`),
   ]);
   if (!env.some((e) => e.startsWith('HOME=')) && user.home) env.push(`HOME=${user.home}`);
-  let caps = privileged ? [...ALL_CAPABILITIES] : [...DEFAULT_CAPABILITIES];
+  const all = input.hostCapabilities ?? ALL_CAPABILITIES;
+  let caps = privileged ? [...all] : [...DEFAULT_CAPABILITIES];
   const capName = (c: string) => (c.startsWith('CAP_') ? c : `CAP_${c}`).toUpperCase();
   const add = sc.capabilities?.addCapabilities ?? [];
   const drop = sc.capabilities?.dropCapabilities ?? [];
-  if (add.some((c) => c.toUpperCase() === 'ALL')) caps = [...ALL_CAPABILITIES];
+  if (add.some((c) => c.toUpperCase() === 'ALL')) caps = [...all];
   else for (const c of add) if (!caps.includes(capName(c))) caps.push(capName(c));
   if (drop.some((c) => c.toUpperCase() === 'ALL')) caps = add.filter((c) => c.toUpperCase() !== 'ALL').map(capName);
   else caps = caps.filter((c) => !drop.map(capName).includes(c));

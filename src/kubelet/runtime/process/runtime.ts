@@ -54,7 +54,7 @@ import {
 } from '../types.js';
 import { cgroupUsage, cgroupVersion, createCgroup, oomCounterFile, removeCgroup } from './cgroups.js';
 import { nsenterExecArgv, unshareArgv } from './unshareInit.js';
-import { SpecError, buildOciSpec, parseGroup, parsePasswd, resolveUser, type SpecNamespaces } from './ociSpec.js';
+import { SpecError, buildOciSpec, capabilitiesFromMask, parseGroup, parsePasswd, resolveUser, type SpecNamespaces } from './ociSpec.js';
 import {
   FRAME_CLOSE_STDIN,
   FRAME_EXIT,
@@ -75,6 +75,11 @@ const execFileP = promisify(execFile);
 const log = logger('process-runtime');
 
 export const RUNTIME_NAME = 'k8ts-process';
+/**
+ * The RuntimeClass handler that always means this runtime (with its default OCI runtime), also on
+ * nodes whose default runtime is containerd; the server creates the RuntimeClass `k8ts` for it.
+ */
+export const K8TS_HANDLER = 'k8ts';
 /** `unshare` = util-linux namespaces + own cgroups, no OCI runtime (isolation-lite); auto picks it only when neither runc nor crun exists. */
 export type OciRuntimeChoice = 'runc' | 'crun' | 'unshare' | 'auto';
 
@@ -95,6 +100,11 @@ export interface ProcessRuntimeOptions {
     podCIDR?: string;
     /** Masquerade pod traffic leaving the node, default true. */
     ipMasq?: boolean;
+    /**
+     * host-local's allocation folder, default `<root>/cni/networks`. Must be the other runtime's
+     * when this one shares the node's pod network with containerd (one address pool, no doubles).
+     */
+    ipamDataDir?: string;
   };
   /** Which OCI runtime the default handler uses; auto = runc, else crun. */
   ociRuntime?: OciRuntimeChoice;
@@ -239,7 +249,10 @@ export class ProcessRuntime implements ContainerRuntime {
       def = which('unshare');
       if (def) log.warn('no OCI runtime in use: containers run with util-linux unshare/nsenter (no capability drop, no seccomp, no masked paths)');
     }
-    if (def) this.ociBinaries.set('', def);
+    if (def) {
+      this.ociBinaries.set('', def);
+      this.ociBinaries.set(K8TS_HANDLER, def);
+    }
     this.handlers = [...this.ociBinaries.keys()];
     this.loaded = this.load();
   }
@@ -380,12 +393,16 @@ export class ProcessRuntime implements ContainerRuntime {
     return status;
   }
 
+  private get ipamDataDir(): string {
+    return this.opts.cni.ipamDataDir ?? join(this.opts.root, 'cni', 'networks');
+  }
+
   private async writeNetwork(podCIDR: string): Promise<void> {
     const list = nodeNetworkConflist({
       podCIDRs: podCIDR.split(',').map((c) => c.trim()).filter(Boolean),
       bridge: this.opts.cni.bridge,
       ipMasq: this.opts.cni.ipMasq,
-      ipamDataDir: join(this.opts.root, 'cni', 'networks'),
+      ipamDataDir: this.ipamDataDir,
     });
     await writeNodeNetworkConflist(this.opts.cni.confDir, list);
     this.network = list;
@@ -404,7 +421,7 @@ export class ProcessRuntime implements ContainerRuntime {
     await this.loaded;
     if (!config.podCIDR) return;
     const current = JSON.stringify(this.network?.plugins[0]?.ipam ?? null);
-    const wanted = nodeNetworkConflist({ podCIDRs: config.podCIDR.split(','), ipamDataDir: join(this.opts.root, 'cni', 'networks') }).plugins[0]?.ipam;
+    const wanted = nodeNetworkConflist({ podCIDRs: config.podCIDR.split(','), ipamDataDir: this.ipamDataDir }).plugins[0]?.ipam;
     if (current !== JSON.stringify(wanted ?? null)) await this.writeNetwork(config.podCIDR);
   }
 
@@ -768,6 +785,7 @@ export class ProcessRuntime implements ContainerRuntime {
         pid: pidMode === 'NODE' ? 'host' : pidMode === 'POD' && sb.pausePid ? `/proc/${sb.pausePid}/ns/pid_for_children` : 'new',
       };
       const runtimeMounts: Mount[] = [
+        ...(img.hostMounts ?? []),
         { containerPath: '/etc/hosts', hostPath: sb.hostsFile, readonly: false },
         { containerPath: '/etc/hostname', hostPath: sb.hostnameFile, readonly: false },
         { containerPath: '/etc/resolv.conf', hostPath: sb.resolvFile, readonly: false },
@@ -781,7 +799,7 @@ export class ProcessRuntime implements ContainerRuntime {
       const cgroupParent = sb.config.linux.cgroupParent || '/k8ts-process';
       const cgroupsPath = `${cgroupParent.replace(/\/+$/, '')}/${id}`;
       const hostname = (await readFile(sb.hostnameFile, 'utf8')).trim();
-      const spec = buildOciSpec({ config, image: img.config, rootfs, user, hostname, namespaces, cgroupsPath, runtimeMounts });
+      const spec = buildOciSpec({ config, image: img.config, rootfs, user, hostname, namespaces, cgroupsPath, runtimeMounts, hostCapabilities: hostCapabilities() });
       await mkdir(join(dir, 'bundle'), { recursive: true });
       await writeFile(join(dir, 'bundle', 'config.json'), JSON.stringify(spec, null, 1));
       const logPath = config.logPath && sb.config.logDirectory ? join(sb.config.logDirectory, config.logPath) : '/dev/null';
@@ -1205,6 +1223,19 @@ function crunUnsupportedReason(): string | undefined {
     /* no unified mount: pure v1 or pure v2 */
   }
   return undefined;
+}
+
+let hostCaps: string[] | undefined;
+/** This process's capability bounding set, what privileged containers get. */
+function hostCapabilities(): string[] | undefined {
+  if (hostCaps) return hostCaps;
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) hostCaps = capabilitiesFromMask(m[1]!);
+  } catch {
+    /* not Linux: every capability */
+  }
+  return hostCaps;
 }
 
 function isUnshare(bin: string): boolean {
