@@ -133,6 +133,6 @@ describe('k8ts server --disable', () => {
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(disabledControllers(c.flags), c.want));
   it('an unknown name is refused, listing the known ones', () => {
-    assert.throws(() => disabledControllers(['traefik']), /unknown component "traefik" \(known: local-storage, servicelb\)/);
+    assert.throws(() => disabledControllers(['traefik']), /unknown component "traefik" \(known: coredns, local-storage, servicelb\)/);
   });
 });
