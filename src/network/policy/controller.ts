@@ -17,13 +17,10 @@ import { policyFrom, policyNamespaceFrom, policyPodFrom, type PolicyPod, type Po
 import { NftRunner, type NftRunnerOptions } from './nft.js';
 import { buildNodeRuleset, NETPOL_TABLE, renderNftDelete, renderNftRuleset, rulesetCounts } from './ruleset.js';
 
+export { netpolTableName } from './ruleset.js';
+
 const log = logger('network-policy');
 const SYNC_KEY = 'ruleset';
-
-/** The table of a node whose pod network is `bridge`: nodes sharing one host (tests) need their own. */
-export function netpolTableName(bridge?: string): string {
-  return bridge && bridge !== 'k8ts0' ? `${NETPOL_TABLE}-${bridge}` : NETPOL_TABLE;
-}
 
 export interface NetworkPolicyControllerOptions {
   client: RestClient;

@@ -2,7 +2,7 @@
 // and the bridge sysctl that makes bridged pod-to-pod traffic visible to the inet forward hook.
 // Optionally inside a named network namespace (tests, and nodes that live in one).
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 
 export class NftError extends Error {
   override readonly name = 'NftError';
@@ -67,13 +67,15 @@ export class NftRunner {
   async enableBridgeNetfilter(): Promise<void> {
     const keys = ['bridge-nf-call-iptables', 'bridge-nf-call-ip6tables'];
     if (this.options.netns) {
-      const script = keys.map((k) => `echo 1 > /proc/sys/net/bridge/${k}`).join(' && ');
+      const script = `set -e; for k in ${keys.join(' ')}; do f=/proc/sys/net/bridge/$k; [ "$(cat $f)" = 1 ] || echo 1 > $f; done`;
       const r = await run(this.wrap(['sh', '-c', script]), undefined);
       if (r.code !== 0) throw new NftError('BridgeNetfilterMissing', `cannot set net.bridge.${keys[0]}=1 (is br_netfilter loaded? modprobe br_netfilter): ${r.stderr.trim()}`);
       return;
     }
     for (const k of keys) {
       try {
+        // Written only when off: most kernels with br_netfilter already default to 1.
+        if ((await readFile(`/proc/sys/net/bridge/${k}`, 'utf8')).trim() === '1') continue;
         await writeFile(`/proc/sys/net/bridge/${k}`, '1\n');
       } catch (err) {
         throw new NftError('BridgeNetfilterMissing', `cannot set net.bridge.${k}=1 (is br_netfilter loaded? modprobe br_netfilter): ${(err as Error).message}`);

@@ -31,6 +31,11 @@ import {
 
 export const NETPOL_TABLE = 'k8ts-netpol';
 
+/** The table of a node whose pod network is `bridge`: nodes sharing one host (tests) need their own. */
+export function netpolTableName(bridge?: string): string {
+  return bridge && bridge !== 'k8ts0' ? `${NETPOL_TABLE}-${bridge}` : NETPOL_TABLE;
+}
+
 /** What a rule matches on the remote end (source for ingress, destination for egress). */
 export type RemoteMatch = { set: string } | { cidr: string; except: string[] };
 

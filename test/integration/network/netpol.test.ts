@@ -179,6 +179,8 @@ describe('NetworkPolicy enforcement in a node network namespace', { skip: ready 
     ip('-n', NODE_NS, 'addr', 'add', `${NODE_IP}/24`, 'dev', 'br0');
     ip('-n', NODE_NS, 'link', 'set', 'br0', 'up');
     inNs(NODE_NS, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+    // Off, so the test sees the controller turn it on (a fresh netns here starts with it on).
+    inNs(NODE_NS, 'sh', '-c', 'echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables');
     PODS.forEach((p, i) => {
       const podNs = NS(`${p.ns}${p.name}`);
       ip('-n', NODE_NS, 'link', 'add', `veth${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', podNs);
