@@ -190,8 +190,15 @@ export function applyDefaults(group: string, kind: string, obj: Obj): void {
     case 'policy/PodDisruptionBudget':
       break;
     case 'networking.k8s.io/NetworkPolicy':
-      if (spec && spec.policyTypes === undefined) {
-        spec.policyTypes = ['Ingress', ...(spec.egress ? ['Egress'] : [])];
+      // Upstream SetDefaults_NetworkPolicySpec: an empty list counts as unset, and an empty egress list adds no Egress.
+      if (spec && !(Array.isArray(spec.policyTypes) && spec.policyTypes.length > 0)) {
+        spec.policyTypes = ['Ingress', ...(Array.isArray(spec.egress) && spec.egress.length > 0 ? ['Egress'] : [])];
+      }
+      // Ports default to TCP, as upstream's SetDefaults_NetworkPolicyPort.
+      for (const dir of ['ingress', 'egress']) {
+        for (const rule of (Array.isArray(spec?.[dir]) ? spec[dir] : []) as { ports?: { protocol?: string }[] }[]) {
+          for (const port of rule.ports ?? []) port.protocol ??= 'TCP';
+        }
       }
       break;
   }

@@ -23,6 +23,7 @@ export interface NodeFlags {
   nodeLabel: string[];
   nodeTaint: string[];
   cniBridge?: string;
+  disableNetworkPolicy?: boolean;
 }
 
 function keyValues(text: string | undefined, flag: string): Record<string, string> | undefined {
@@ -71,7 +72,8 @@ export function addNodeFlags(cmd: Command): Command {
     .option('--system-reserved <list>', 'resources reserved for the system')
     .option('--node-label <key=value>', 'a label for the node (repeatable)', repeat, [] as string[])
     .option('--node-taint <key=value:Effect>', 'a taint the node registers with (repeatable)', repeat, [] as string[])
-    .option('--cni-bridge <name>', 'host bridge of the pod network (default k8ts0; nodes sharing a host need their own)');
+    .option('--cni-bridge <name>', 'host bridge of the pod network (default k8ts0; nodes sharing a host need their own)')
+    .option('--disable-network-policy', 'do not enforce NetworkPolicy on this node (k3s\'s name; for a policy controller of your own)', false);
 }
 
 export function agentOptionsFrom(f: NodeFlags): Partial<AgentOptions> {
@@ -95,6 +97,7 @@ export function agentOptionsFrom(f: NodeFlags): Partial<AgentOptions> {
     ...(labels ? { nodeLabels: labels } : {}),
     ...(f.nodeTaint.length ? { registerWithTaints: f.nodeTaint.map(parseNodeTaint) } : {}),
     ...(f.cniBridge ? { bridge: f.cniBridge } : {}),
+    ...(f.disableNetworkPolicy ? { disableNetworkPolicy: true } : {}),
   };
 }
 

@@ -67,6 +67,14 @@ export async function runKillall(o: KillallOptions): Promise<void> {
       // already gone
     }
   }
+  try {
+    // The node's NetworkPolicy table (named after its bridge); nothing to do when nft or the table is absent.
+    const { netpolTableName } = await import('../network/policy/ruleset.js');
+    const table = netpolTableName(o.cniBridge);
+    execFileSync('nft', ['-f', '-'], { input: `table inet ${table} {}\ndelete table inet ${table}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch {
+    // no nft
+  }
   if (o.cniBridge) {
     try {
       execFileSync('ip', ['link', 'delete', o.cniBridge], { stdio: 'pipe' });

@@ -54,6 +54,8 @@ export interface AgentOptions {
   bridge?: string;
   /** Prefix of netns names and other host-global names (agents sharing a host need distinct ones). */
   namePrefix?: string;
+  /** Do not enforce NetworkPolicy on this node (`--disable-network-policy`, as k3s). */
+  disableNetworkPolicy?: boolean;
 }
 
 export interface RunningAgent {
@@ -283,6 +285,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const { HostGatewayRoutes } = await import('../network/hostGateway.js');
   const routes = new HostGatewayRoutes(o.client, o.nodeName);
   routes.start(abort.signal);
+  // NetworkPolicy for this node's pods (what Calico or k3s's embedded kube-router add to a bridge network).
+  let netpol: import('../network/policy/controller.js').NetworkPolicyController | undefined;
+  if (!o.disableNetworkPolicy) {
+    const { NetworkPolicyController, netpolTableName } = await import('../network/policy/controller.js');
+    netpol = new NetworkPolicyController({ client: o.client, nodeName: o.nodeName, table: netpolTableName(o.bridge) });
+    await netpol.start(abort.signal);
+  }
   log.info({ node: o.nodeName, runtime: rt.endpoint, kubeletPort: kubeletServer.port }, 'agent started');
   return {
     kubelet,
@@ -293,6 +302,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     stop: async () => {
       abort.abort(new Error('agent stopping'));
       await routes.close();
+      // The policy rules stay in the kernel, as kube-proxy's do: pods outlive the agent (`k8ts killall` removes them).
+      await netpol?.stopped();
       probes.stop();
       await kubelet.stop();
       await kubeletServer.close();

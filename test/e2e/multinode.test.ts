@@ -142,4 +142,29 @@ describe('a server and two agents in network namespaces', { skip: ok ? false : '
     // And logs/exec reach a kubelet that is not on the server's host network namespace.
     assert.equal((await k('exec', 'server-pod', '--', 'hostname')).trim(), 'server-pod');
   });
+
+  it('enforces NetworkPolicy across nodes: a default-deny policy blocks, an allow rule lets one namespace through', async () => {
+    const fetch = async (ns: string, pod: string, ip: string) =>
+      (await server.kubectl(['exec', '-n', ns, pod, '--', 'timeout', '3', 'wget', '-qO-', `http://${ip}:8080/hostname`])).code === 0;
+    const created = await server.kubectl(['create', 'namespace', 'np-other']);
+    assert.equal(created.code, 0, created.stderr);
+    const res = await server.kubectl(['apply', '-f', '-'], {
+      input: `apiVersion: v1\nkind: Pod\nmetadata: {name: other-client, namespace: np-other}\nspec:\n  nodeName: mn-2\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: c, image: ${IMAGE}, imagePullPolicy: IfNotPresent, command: ["sh", "-c", "exec sleep 600"]}\n`,
+    });
+    assert.equal(res.code, 0, res.stderr);
+    await waitFor('the other client Running', async () => /1\/1\s+Running/.test(await k('get', 'pod', '-n', 'np-other', 'other-client', '--no-headers')), 90_000);
+    const serverIP = (await k('get', 'pod', 'server-pod', '-o', 'jsonpath={.status.podIP}')).trim();
+    await waitFor('both clients reach the server before any policy', async () => (await fetch('default', 'client-pod', serverIP)) && (await fetch('np-other', 'other-client', serverIP)), 30_000);
+    const policy = (name: string, spec: string) => server.kubectl(['apply', '-f', '-'], { input: `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ${name}, namespace: default}\nspec:\n${spec}` });
+    assert.equal((await policy('default-deny', '  podSelector: {}\n  policyTypes: [Ingress]\n')).code, 0);
+    await waitFor('default-deny to block both clients', async () => !(await fetch('default', 'client-pod', serverIP)) && !(await fetch('np-other', 'other-client', serverIP)), 20_000);
+    const allow = await policy('allow-np-other', '  podSelector: {}\n  ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels: {kubernetes.io/metadata.name: np-other}\n');
+    assert.equal(allow.code, 0, allow.stderr);
+    await waitFor('np-other let through', async () => fetch('np-other', 'other-client', serverIP), 20_000);
+    assert.equal(await fetch('default', 'client-pod', serverIP), false);
+    // Each agent enforces for its own pods, in its own table.
+    assert.match(execFileSync('ip', ['netns', 'exec', agents[0]!.netns, 'nft', 'list', 'table', 'inet', 'k8ts-netpol-cni0']).toString(), /ingress of pod default\/server-pod/);
+    await server.kubectl(['delete', 'networkpolicy', '--all']);
+    await server.kubectl(['delete', 'namespace', 'np-other', '--wait=false']);
+  });
 });
