@@ -162,11 +162,13 @@ export function parseProxyConfig(text: string): KubeProxyConfiguration {
 function decodeProxyConfig(raw: Raw): KubeProxyConfiguration {
   const obj = (k: string): Raw => ((raw[k] as Raw | null | undefined) ?? {}) as Raw;
   const dur = (r: Raw, k: string, dflt: number): number => (typeof r[k] === 'string' ? parseGoDuration(r[k] as string) : dflt);
+  // Upstream defaulting treats a zero period as unset (kubeadm writes "0s" for every one of them).
+  const period = (r: Raw, k: string, dflt: number): number => dur(r, k, dflt) || dflt;
   const num = (r: Raw, k: string, dflt: number): number => (typeof r[k] === 'number' ? (r[k] as number) : dflt);
   const bool = (r: Raw, k: string, dflt: boolean): boolean => (typeof r[k] === 'boolean' ? (r[k] as boolean) : dflt);
   const str = (r: Raw, k: string, dflt: string): string => (typeof r[k] === 'string' && r[k] !== '' ? (r[k] as string) : dflt);
   const strs = (r: Raw, k: string): string[] => (Array.isArray(r[k]) ? [...(r[k] as string[])] : []);
-  const sync = (r: Raw): ModeSyncConfig => ({ masqueradeAll: bool(r, 'masqueradeAll', false), masqueradeBit: num(r, 'masqueradeBit', 14), minSyncPeriodMs: dur(r, 'minSyncPeriod', 1000), syncPeriodMs: dur(r, 'syncPeriod', 30_000) });
+  const sync = (r: Raw): ModeSyncConfig => ({ masqueradeAll: bool(r, 'masqueradeAll', false), masqueradeBit: num(r, 'masqueradeBit', 14), minSyncPeriodMs: period(r, 'minSyncPeriod', 1000), syncPeriodMs: period(r, 'syncPeriod', 30_000) });
   const ipt = obj('iptables');
   const ipvs = obj('ipvs');
   const cc = obj('clientConnection');
@@ -185,7 +187,7 @@ function decodeProxyConfig(raw: Raw): KubeProxyConfiguration {
     nftables: sync(obj('nftables')),
     ipvs: {
       minSyncPeriodMs: dur(ipvs, 'minSyncPeriod', 0),
-      syncPeriodMs: dur(ipvs, 'syncPeriod', 30_000),
+      syncPeriodMs: period(ipvs, 'syncPeriod', 30_000),
       scheduler: str(ipvs, 'scheduler', ''),
       excludeCIDRs: strs(ipvs, 'excludeCIDRs'),
       strictARP: bool(ipvs, 'strictARP', false),
@@ -197,13 +199,13 @@ function decodeProxyConfig(raw: Raw): KubeProxyConfiguration {
     conntrack: {
       maxPerCore: typeof ct.maxPerCore === 'number' ? ct.maxPerCore : 32768,
       min: typeof ct.min === 'number' ? ct.min : 131072,
-      tcpEstablishedTimeoutMs: dur(ct, 'tcpEstablishedTimeout', 24 * 3_600_000),
-      tcpCloseWaitTimeoutMs: dur(ct, 'tcpCloseWaitTimeout', 3_600_000),
+      tcpEstablishedTimeoutMs: period(ct, 'tcpEstablishedTimeout', 24 * 3_600_000),
+      tcpCloseWaitTimeoutMs: period(ct, 'tcpCloseWaitTimeout', 3_600_000),
       tcpBeLiberal: bool(ct, 'tcpBeLiberal', false),
       udpTimeoutMs: dur(ct, 'udpTimeout', 0),
       udpStreamTimeoutMs: dur(ct, 'udpStreamTimeout', 0),
     },
-    configSyncPeriodMs: dur(raw, 'configSyncPeriod', 15 * 60_000),
+    configSyncPeriodMs: period(raw, 'configSyncPeriod', 15 * 60_000),
     detectLocalMode: str(raw, 'detectLocalMode', 'ClusterCIDR'),
     detectLocal: { bridgeInterface: str(dl, 'bridgeInterface', ''), interfaceNamePrefix: str(dl, 'interfaceNamePrefix', ''), clusterCIDRs: strs(dl, 'clusterCIDRs') },
     oomScoreAdj: typeof raw.oomScoreAdj === 'number' ? raw.oomScoreAdj : -999,
