@@ -75,7 +75,7 @@ describe('KubeProxyConfiguration', () => {
     assert.equal(c.metricsBindAddress, '127.0.0.1:10249');
     assert.deepEqual(c.iptables, { masqueradeAll: false, masqueradeBit: 14, minSyncPeriodMs: 1000, syncPeriodMs: 30_000, localhostNodePorts: true });
   });
-  it('reads kubeadm's config.conf as written (nulls, empty strings and 0s periods take the defaults)', () => {
+  it("reads kubeadm's config.conf as written (nulls, empty strings and 0s periods take the defaults)", () => {
     const c = parseProxyConfig(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 bindAddress: 0.0.0.0
