@@ -129,6 +129,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--metrics-bind-address <ip:port>', 'where /metrics answers (default 127.0.0.1:10249)')
     .option('--masquerade-all', 'masquerade all traffic sent to cluster IPs')
     .option('--nodeport-addresses <cidrs>', 'CIDRs (or "primary") of the node addresses NodePorts answer on (default: all)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--iptables-tools <flavour>', 'iptables mode: run the system\'s iptables (default), or iptables-nft or iptables-legacy explicitly (system, nft, legacy)')
     .option('--cleanup', 'remove the rules of every proxy mode, then exit', false)
     .action(async (opts: import('./proxyCommand.js').ProxyCommandOptions) => {
       const { runProxyCommand } = await import('./proxyCommand.js');

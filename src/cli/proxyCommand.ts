@@ -7,6 +7,7 @@ import { RestClient } from '../client/restClient.js';
 import { cleanupAllModes } from '../network/proxy/backends.js';
 import { defaultProxyConfig, parseProxyConfig, ProxyConfigError, validateProxyConfig, type KubeProxyConfiguration } from '../network/proxy/config.js';
 import { commandRunner } from '../network/proxy/exec.js';
+import type { IptablesVariant } from '../network/proxy/iptables/proxier.js';
 import { ProxyMetrics } from '../network/proxy/metrics.js';
 import { startProxy } from '../network/proxy/server.js';
 import type { ProxyMode } from '../network/proxy/types.js';
@@ -23,6 +24,7 @@ export interface ProxyCommandOptions {
   masqueradeAll?: boolean;
   nodeportAddresses?: string[];
   cleanup?: boolean;
+  iptablesTools?: string;
 }
 
 /** The configuration from --config (or defaults) with the flags applied on top. */
@@ -56,10 +58,16 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
     throw err;
   }
   const log = logger('kube-proxy');
+  const variant = opts.iptablesTools ?? 'system';
+  if (!['system', 'nft', 'legacy'].includes(variant)) {
+    process.stderr.write(`Error: --iptables-tools must be system, nft or legacy, not "${variant}"\n`);
+    process.exit(1);
+  }
+  const iptablesVariant = variant as IptablesVariant;
   if (opts.cleanup) {
     const metrics = new ProxyMetrics();
     const errors = [];
-    for (const family of ['IPv4', 'IPv6'] as const) errors.push(...(await cleanupAllModes({ family, exec: commandRunner(), metrics, log })));
+    for (const family of ['IPv4', 'IPv6'] as const) errors.push(...(await cleanupAllModes({ family, exec: commandRunner(), metrics, log, iptablesVariant })));
     if (errors.length) {
       process.stderr.write(`Error: cleanup incomplete:\n${errors.map((e) => `  ${e}`).join('\n')}\n`);
       process.exit(1);
@@ -74,7 +82,7 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
   collectDefaultMetrics({ register: processMetrics });
   let running;
   try {
-    running = await startProxy({ client, config: cfg, nodeName, log, extraRegistries: [processMetrics] });
+    running = await startProxy({ client, config: cfg, nodeName, log, extraRegistries: [processMetrics], iptablesVariant });
   } catch (err) {
     process.stderr.write(`Error: kube-proxy cannot start: ${(err as Error).message}\n`);
     process.exit(1);

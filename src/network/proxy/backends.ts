@@ -2,7 +2,7 @@
 // a factory here.
 import type { Logger } from '../../util/log.js';
 import type { CommandRunner } from './exec.js';
-import { IptablesProxier } from './iptables/proxier.js';
+import { IptablesProxier, type IptablesVariant } from './iptables/proxier.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { IPFamily, ProxierBackend, ProxyMode } from './types.js';
 
@@ -12,13 +12,15 @@ export interface BackendContext {
   exec: CommandRunner;
   metrics: ProxyMetrics;
   log: Logger;
+  /** iptables mode only: which iptables tools to run (default the system's `iptables`). */
+  iptablesVariant?: IptablesVariant;
 }
 
 /** Makes a backend; may throw at startup when the kernel lacks what the mode needs (e.g. IPVS). */
 export type BackendFactory = (ctx: BackendContext) => ProxierBackend | Promise<ProxierBackend>;
 
 export const proxyBackends: Partial<Record<ProxyMode, BackendFactory>> = {
-  iptables: (ctx) => new IptablesProxier({ family: ctx.family, exec: ctx.exec, metrics: ctx.metrics, log: ctx.log }),
+  iptables: (ctx) => new IptablesProxier({ family: ctx.family, exec: ctx.exec, metrics: ctx.metrics, log: ctx.log, ...(ctx.iptablesVariant ? { variant: ctx.iptablesVariant } : {}) }),
   // Integrator: register the other modes here when their folders land (helper nftipvs):
   //   nftables: (ctx) => new NftablesProxier(...)   from './nftables/proxier.js'
   //   ipvs:     (ctx) => new IpvsProxier(...)       from './ipvs/proxier.js' (throws naming the missing module when the kernel has no IPVS)

@@ -10,6 +10,7 @@ import { SharedInformerFactory } from '../../client/informerFactory.js';
 import type { RestClient } from '../../client/restClient.js';
 import { logger, type Logger } from '../../util/log.js';
 import { cleanupAllModes, createBackend } from './backends.js';
+import type { IptablesVariant } from './iptables/proxier.js';
 import { emptyStaleUDP, mergeStaleUDP, ProxyChangeTracker, type StaleUDP } from './changeTracker.js';
 import { syncSettings, type KubeProxyConfiguration } from './config.js';
 import { cleanStaleUDPFlows } from './conntrack.js';
@@ -23,6 +24,9 @@ import type { IPFamily, ProxierBackend, ProxyMode, ProxyState } from './types.js
 
 /** Services and slices that name another proxy, and headless services' slices, are not ours (upstream's informer selector). */
 export const PROXY_LABEL_SELECTOR = '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless';
+
+/** Upstream's FullSyncPeriod: between full syncs, even periodic syncs only rewrite what changed. */
+export const FULL_SYNC_PERIOD_MS = 3_600_000;
 
 /** The event reason when a rule sync fails. */
 export const SYNC_FAILED_REASON = 'FailedToSyncProxyRules';
@@ -44,6 +48,13 @@ export interface StartProxyOptions {
   cleanupOtherModes?: boolean;
   /** More registries served at /metrics (e.g. process metrics). */
   extraRegistries?: Registry[];
+  /**
+   * How often a sync rewrites every rule instead of only the changed services' chains (upstream's
+   * FullSyncPeriod, 1 hour). Periodic syncs every syncPeriod in between are partial.
+   */
+  fullSyncPeriodMs?: number;
+  /** iptables mode: which iptables tools to run (default the system's `iptables`). */
+  iptablesVariant?: IptablesVariant;
   /** First retry delay after a failed sync (default 1 s, doubling up to syncPeriod). */
   retryBaseMs?: number;
   log?: Logger;
@@ -80,6 +91,7 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
   const cfg = o.config;
   const mode = cfg.mode;
   const sync = syncSettings(cfg);
+  const fullSyncPeriodMs = o.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS;
   const exec = o.exec ?? commandRunner();
   const metrics = new ProxyMetrics();
   const health = new ProxyHealth(2 * sync.syncPeriodMs);
@@ -97,7 +109,7 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
 
   const proxiers: FamilyProxier[] = [];
   for (const family of families) {
-    const ctx = { family, exec, metrics, log: log.child({ ipFamily: family, mode }) };
+    const ctx = { family, exec, metrics, log: log.child({ ipFamily: family, mode }), ...(o.iptablesVariant ? { iptablesVariant: o.iptablesVariant } : {}) };
     if (o.cleanupOtherModes ?? true) {
       const errs = await cleanupAllModes(ctx, mode);
       for (const e of errs) log.warn({ err: e }, 'could not remove the rules of another proxy mode');
@@ -167,7 +179,7 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
     mergeStaleUDP(p.pendingStale, upd.staleUDP);
     metrics.serviceChangesPending.set({ ip_family: p.family }, 0);
     metrics.endpointChangesPending.set({ ip_family: p.family }, 0);
-    const full = p.needFullSync || Date.now() - p.lastFullSync >= sync.syncPeriodMs;
+    const full = p.needFullSync || Date.now() - p.lastFullSync >= fullSyncPeriodMs;
     const np = nodePortTargets(p.family);
     const state: ProxyState = {
       family: p.family,

@@ -36,9 +36,18 @@ export function base32(bytes: Uint8Array): string {
   return out;
 }
 
+const hashCache = new Map<string, string>();
+
 /** First 16 base32 characters of sha256(text): keeps chain names within iptables' 28 characters. */
 function hash16(text: string): string {
-  return base32(createHash('sha256').update(text).digest()).slice(0, 16);
+  let h = hashCache.get(text);
+  if (h === undefined) {
+    // Every sync names every chain again; remembering the names keeps large syncs cheap.
+    if (hashCache.size > 200_000) hashCache.clear();
+    h = base32(createHash('sha256').update(text).digest()).slice(0, 16);
+    hashCache.set(text, h);
+  }
+  return h;
 }
 
 /** Upstream's portProtoHash: the service port name (`ns/name:port`) followed by the lower-case protocol. */

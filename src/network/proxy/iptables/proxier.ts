@@ -7,8 +7,17 @@ import type { IPFamily, ProxierBackend, ProxyChanges, ProxyState, SyncResult } f
 import * as C from './chains.js';
 import { buildRestore, jumpRules, type JumpRule } from './rules.js';
 
+/**
+ * Which iptables tools to run: the system's `iptables` (whatever update-alternatives chose; nft on
+ * Debian 12), or explicitly the nf_tables or the legacy x_tables flavour. Both program the same
+ * kernel netfilter hooks; they differ in speed (iptables-nft 1.8.9 restores large rule sets in
+ * --noflush mode in time quadratic in their size; see bench/network).
+ */
+export type IptablesVariant = 'system' | 'nft' | 'legacy';
+
 export interface IptablesProxierOptions {
   family: IPFamily;
+  variant?: IptablesVariant;
   exec: CommandRunner;
   metrics?: ProxyMetrics;
   log?: Logger;
@@ -38,7 +47,10 @@ export class IptablesProxier implements ProxierBackend {
   private natChains: Set<string> | undefined;
 
   constructor(private readonly opts: IptablesProxierOptions) {
-    this.tools = opts.family === 'IPv6' ? { iptables: 'ip6tables', save: 'ip6tables-save', restore: 'ip6tables-restore' } : { iptables: 'iptables', save: 'iptables-save', restore: 'iptables-restore' };
+    const base = opts.family === 'IPv6' ? 'ip6tables' : 'iptables';
+    const v = opts.variant ?? 'system';
+    const flavour = v === 'system' ? '' : `-${v}`;
+    this.tools = { iptables: `${base}${flavour}`, save: `${base}${flavour}-save`, restore: `${base}${flavour}-restore` };
   }
 
   async sync(state: ProxyState, changes: ProxyChanges): Promise<SyncResult> {
