@@ -260,10 +260,15 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
     });
   services.addEventHandler({ onAdd: (s) => serviceChanged(s, false), onUpdate: (_, s) => serviceChanged(s, false), onDelete: (s) => serviceChanged(s, true) });
   slices.addEventHandler({ onAdd: (s) => sliceChanged(s, false), onUpdate: (_, s) => sliceChanged(s, false), onDelete: (s) => sliceChanged(s, true) });
+  let nodeFingerprint = '';
   const nodeChanged = (n: Readonly<Node> | undefined) => {
     // A node being deleted tells load balancers (via /healthz) to stop sending here.
     health.nodeEligible = !n?.metadata?.deletionTimestamp && !(n?.spec?.taints ?? []).some((t) => t.key === 'ToBeDeletedByClusterAutoscaler');
-    // Node addresses and podCIDRs feed NodePort and local-traffic rules: a full resync picks them up.
+    // Node addresses and podCIDRs feed NodePort and local-traffic rules: a full resync picks up a
+    // change of them (and only of them; status heartbeats must not cost full syncs).
+    const fp = JSON.stringify([n?.status?.addresses ?? [], n?.spec?.podCIDRs ?? n?.spec?.podCIDR ?? null]);
+    if (fp === nodeFingerprint) return;
+    nodeFingerprint = fp;
     for (const p of proxiers) {
       p.needFullSync = true;
       p.runner.run();
