@@ -50,8 +50,8 @@ const HTTP_CLIENT_SCRIPT = `
 const http = require('node:http');
 const [url, count, timeoutMs, localAddress] = process.argv.slice(1);
 const one = () => new Promise((resolve) => {
-  const t0 = Date.now(); let done = false;
-  const fin = (o) => { if (!done) { done = true; o.ms = Date.now() - t0; resolve(o); } };
+  const t0 = performance.now(); let done = false;
+  const fin = (o) => { if (!done) { done = true; o.ms = Math.round((performance.now() - t0) * 1000) / 1000; resolve(o); } };
   const req = http.get(url, { agent: false, timeout: Number(timeoutMs), ...(localAddress ? { localAddress } : {}) }, (res) => {
     let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => fin({ kind: 'ok', status: res.statusCode, body }));
     res.on('error', (e) => fin({ kind: 'reset', error: String(e) }));
