@@ -51,7 +51,7 @@ export interface EndpointInfo {
   port: number;
   /** conditions.ready (unset counts as true, as upstream). */
   ready: boolean;
-  /** conditions.serving (unset: same as ready). */
+  /** conditions.serving (unset: true, as upstream's proxy reads it). */
   serving: boolean;
   /** conditions.terminating (unset: false). */
   terminating: boolean;
@@ -82,6 +82,12 @@ export interface ProxyState {
   masqueradeBit: number;
   /** NodePorts also answer on 127.0.0.1 (iptables mode only, as upstream's route_localnet). */
   localhostNodePorts: boolean;
+  /**
+   * NodePorts answer on every local address (nodePortAddresses unset, upstream's default); nodeIPs
+   * then holds the node's own addresses (loadBalancerSourceRanges use them). When absent: true if
+   * nodeIPs is empty.
+   */
+  nodePortsOnAllLocalAddresses?: boolean;
 }
 
 /** What changed since the last sync; a full sync (first sync, resync period, after an error) rewrites everything. */
@@ -96,7 +102,11 @@ export interface SyncResult {
   rulesWritten: number;
   /** Total rules in the backend's tables after the sync. */
   rulesTotal: number;
-  /** UDP flows to delete: stale service IPs/ports and removed endpoints (conntrack cleanup). */
+  /**
+   * UDP flows to delete: stale service IPs/ports and removed endpoints (conntrack cleanup). The core
+   * works these out itself from the model's changes (changeTracker.ts) and merges what a backend
+   * returns here, so a backend may leave the lists empty.
+   */
   staleUDP: { serviceIPs: string[]; nodePorts: number[]; endpoints: Array<{ serviceIP: string; endpointIP: string }> };
 }
 
