@@ -117,6 +117,24 @@ export async function main(argv: string[]): Promise<void> {
       await runControllerManagerCommand(opts);
     });
 
+  program
+    .command('proxy')
+    .description('run kube-proxy: program Services into iptables (or nftables, ipvs) on this node')
+    .option('--kubeconfig <file>', "kubeconfig of the cluster (default: the config file's clientConnection.kubeconfig, else in-cluster, else $KUBECONFIG or ~/.kube/config)")
+    .option('--config <file>', 'a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) file; flags override it')
+    .option('--hostname-override <name>', 'the name of this node, if not the host name')
+    .option('--proxy-mode <mode>', 'iptables (default), nftables or ipvs')
+    .option('--cluster-cidr <cidr>', 'the pod network; traffic to services from outside it is masqueraded')
+    .option('--healthz-bind-address <ip:port>', 'where /healthz and /livez answer (default 0.0.0.0:10256)')
+    .option('--metrics-bind-address <ip:port>', 'where /metrics answers (default 127.0.0.1:10249)')
+    .option('--masquerade-all', 'masquerade all traffic sent to cluster IPs')
+    .option('--nodeport-addresses <cidrs>', 'CIDRs (or "primary") of the node addresses NodePorts answer on (default: all)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--cleanup', 'remove the rules of every proxy mode, then exit', false)
+    .action(async (opts: import('./proxyCommand.js').ProxyCommandOptions) => {
+      const { runProxyCommand } = await import('./proxyCommand.js');
+      await runProxyCommand(opts);
+    });
+
   const datastore = program.command('datastore').description('the embedded SQLite datastore');
   datastore
     .command('serve')

@@ -3,7 +3,7 @@
 // linked to the node. Nothing touches the host's own network: every name is prefixed by the owner
 // and a random tag, every interface lives inside the lab's namespaces, and destroy() removes it all.
 //
-//   ext (192.168.200.2) ──eth0/ext0── node (192.168.200.1; bridge kbr0 10.244.1.1/24) ──veth── pod-N (10.244.1.(10+N))
+//   ext (192.168.200.2, default via node) ──eth0/ext0── node (default via ext) (192.168.200.1; bridge kbr0 10.244.1.1/24) ──veth── pod-N (10.244.1.(10+N))
 //
 // Processes are started with `ip netns exec` and killed by their own pid.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -188,8 +188,10 @@ export class NetnsLab {
     await must('ip', [...n, 'link', 'set', 'ext0', 'up']);
     await must('ip', ['-n', this.extNs, 'addr', 'add', `${this.extIP}/24`, 'dev', 'eth0']);
     await must('ip', ['-n', this.extNs, 'link', 'set', 'eth0', 'up']);
-    // The outside host reaches service and external IPs through the node.
+    // The outside host reaches service and external IPs through the node; the node's own default
+    // route points outside, as a real node's gateway does (so unmatched service IPs are routable).
     await must('ip', ['-n', this.extNs, 'route', 'add', 'default', 'via', this.nodeIP]);
+    await must('ip', [...n, 'route', 'add', 'default', 'via', this.extIP]);
   }
 
   /** Adds a pod namespace on the bridge; with `server`, starts its HTTP and UDP servers and waits until they listen. */

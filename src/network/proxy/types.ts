@@ -82,6 +82,12 @@ export interface ProxyState {
   masqueradeBit: number;
   /** NodePorts also answer on 127.0.0.1 (iptables mode only, as upstream's route_localnet). */
   localhostNodePorts: boolean;
+  /**
+   * NodePorts answer on every local address (nodePortAddresses unset, upstream's default); nodeIPs
+   * then holds the node's own addresses (loadBalancerSourceRanges use them). When absent: true if
+   * nodeIPs is empty.
+   */
+  nodePortsOnAllLocalAddresses?: boolean;
 }
 
 /** What changed since the last sync; a full sync (first sync, resync period, after an error) rewrites everything. */
