@@ -3,7 +3,7 @@
 // diff between the two rendered as ipvsadm-restore / ipset restore / ip -batch text.
 // Follows upstream pkg/proxy/ipvs syncProxyRules and writeIptablesRules.
 import { parseCIDR, parseIP } from '../../../controllers/nodeipam/cidrSet.js';
-import { categorizeEndpoints } from '../categorizeEndpoints.js';
+import { categorizeEndpoints } from '../serviceModel.js';
 import type { EndpointInfo, IPFamily, Protocol, ProxyState } from '../types.js';
 import * as N from './names.js';
 

@@ -3,14 +3,12 @@
 // with ipset restore, ipvsadm-restore, ip -batch and iptables-restore --noflush.
 // Creation fails with IpvsUnavailableError where the kernel has no IPVS (as on k8ts' CI machines).
 import { access } from 'node:fs/promises';
-import { logger } from '../../../util/log.js';
-import { CommandError, commandRunner, type CommandRunner } from '../command.js';
-import { staleUDPFlows } from '../staleUDP.js';
+import { logger, type Logger } from '../../../util/log.js';
+import { CommandError, commandRunner, type CommandRunner } from '../exec.js';
+import { firstLine, mustRun } from '../mustRun.js';
 import type { IPFamily, ProxierBackend, ProxyChanges, ProxyState, SyncResult } from '../types.js';
 import * as N from './names.js';
 import { countRules, diffIpvs, parseIpAddrShow, parseIpsetSave, parseIpvsadmSave, planIpvs, type IpvsCurrent } from './plan.js';
-
-const log = logger('kube-proxy-ipvs');
 
 /** The kernel (or the tools) cannot do IPVS; says what is missing and how that was found out. */
 export class IpvsUnavailableError extends Error {
@@ -46,10 +44,11 @@ export interface IpvsProxierOptions {
   family: IPFamily;
   /** IPVS scheduler (rr, wrr, lc, sh, mh, …); rr when unset. */
   scheduler?: string;
-  /** Run every tool in this network namespace. */
+  /** Runs the tools (the proxy's runner; possibly into a network namespace). */
+  exec?: CommandRunner;
+  /** Run every tool in this network namespace when no `exec` is given. */
   netns?: string;
-  /** Replaces the real tool runner (unit tests). */
-  runner?: CommandRunner;
+  log?: Logger;
   /** Where to look for /proc/net/ip_vs and /proc/sys/net/netfilter (tests point it elsewhere). */
   procRoot?: string;
 }
@@ -60,20 +59,22 @@ const exists = (path: string) =>
     () => false,
   );
 
-const firstLine = (e: unknown) => (e instanceof CommandError ? e.stderr.trim().split('\n')[0] || e.message : (e as Error).message);
+function runnerOf(opts: IpvsProxierOptions): CommandRunner {
+  return opts.exec ?? commandRunner(opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
+}
 
 /**
  * Checks what upstream's CanUseIPVSProxier and module loading check: ip_vs present (or loadable),
  * the scheduler usable (a throwaway virtual server on 198.51.100.0:20000, TEST-NET-2), nf_conntrack,
  * and ipset ≥ 6. Throws IpvsUnavailableError naming the missing pieces.
  */
-export async function checkIpvsSupport(runner: CommandRunner, opts: { scheduler: string; procRoot: string }): Promise<void> {
+export async function checkIpvsSupport(exec: CommandRunner, opts: { scheduler: string; procRoot: string }): Promise<void> {
   const proc = opts.procRoot;
   if (!(await exists(`${proc}/net/ip_vs`))) {
     // Not built in and not loaded: try loading it as upstream's kube-proxy does.
     let how: string;
     try {
-      await runner.run('modprobe', ['--', 'ip_vs']);
+      await mustRun(exec, 'modprobe', ['--', 'ip_vs']);
       how = '';
     } catch (e) {
       how = `modprobe ip_vs failed: ${firstLine(e)}`;
@@ -88,7 +89,7 @@ export async function checkIpvsSupport(runner: CommandRunner, opts: { scheduler:
     throw new IpvsUnavailableError(['nf_conntrack'], `${proc}/sys/net/netfilter/nf_conntrack_max is absent`);
   }
   try {
-    const { stdout } = await runner.run('ipset', ['version']);
+    const { stdout } = await mustRun(exec, 'ipset', ['version']);
     const m = /v(\d+)\.(\d+)/.exec(stdout);
     if (!m || Number(m[1]) < 6) throw new IpvsUnavailableError(['ipset >= 6.0'], `ipset version says "${stdout.trim()}"`);
   } catch (e) {
@@ -98,16 +99,16 @@ export async function checkIpvsSupport(runner: CommandRunner, opts: { scheduler:
   // The scheduler module only shows itself by working.
   const probe = ['-t', '198.51.100.0:20000'];
   try {
-    await runner.run('ipvsadm', ['-A', ...probe, '-s', opts.scheduler]);
+    await mustRun(exec, 'ipvsadm', ['-A', ...probe, '-s', opts.scheduler]);
   } catch (e) {
     throw new IpvsUnavailableError([`ip_vs_${opts.scheduler}`], `adding a probe virtual server with scheduler ${opts.scheduler} failed: ${firstLine(e)}`);
   }
-  await runner.run('ipvsadm', ['-D', ...probe]).catch(() => undefined);
+  await mustRun(exec, 'ipvsadm', ['-D', ...probe]).catch(() => undefined);
   // Service IPs live on a dummy device; some kernels (this project's CI VMs) lack CONFIG_DUMMY.
-  const hasDevice = await runner.run('ip', ['link', 'show', N.DUMMY_DEVICE]).then(() => true, () => false);
+  const hasDevice = await mustRun(exec, 'ip', ['link', 'show', N.DUMMY_DEVICE]).then(() => true, () => false);
   if (!hasDevice) {
     try {
-      await runner.run('ip', ['link', 'add', N.DUMMY_DEVICE, 'type', 'dummy']);
+      await mustRun(exec, 'ip', ['link', 'add', N.DUMMY_DEVICE, 'type', 'dummy']);
     } catch (e) {
       throw new IpvsUnavailableError(['dummy (CONFIG_DUMMY)'], `ip link add ${N.DUMMY_DEVICE} type dummy failed: ${firstLine(e)}`);
     }
@@ -118,14 +119,19 @@ export class IpvsProxier implements ProxierBackend {
   readonly mode = 'ipvs' as const;
   private readonly family: IPFamily;
   private readonly scheduler: string;
-  private readonly runner: CommandRunner;
-  private lastState: ProxyState | undefined;
+  private readonly exec: CommandRunner;
+  private readonly log: Logger;
   private jumpsEnsured = false;
 
   constructor(opts: IpvsProxierOptions) {
     this.family = opts.family;
     this.scheduler = opts.scheduler || N.DEFAULT_SCHEDULER;
-    this.runner = opts.runner ?? commandRunner({ netns: opts.netns });
+    this.exec = runnerOf(opts);
+    this.log = opts.log ?? logger('kube-proxy-ipvs');
+  }
+
+  private run(cmd: string, args: readonly string[], input?: string) {
+    return mustRun(this.exec, cmd, args, input);
   }
 
   private async step<T>(name: string, f: () => Promise<T>): Promise<T> {
@@ -138,56 +144,53 @@ export class IpvsProxier implements ProxierBackend {
   }
 
   /** What the kernel holds now: our virtual servers, kube-ipvs0's addresses and our sets' entries. */
-  async readCurrent(signal?: AbortSignal): Promise<IpvsCurrent> {
-    const r = this.runner;
+  async readCurrent(): Promise<IpvsCurrent> {
     const [ipvs, addrs, sets] = await Promise.all([
-      this.step('ipvsadm -S -n', () => r.run('ipvsadm', ['-S', '-n'], undefined, signal)),
-      r.run('ip', ['-o', 'addr', 'show', 'dev', N.DUMMY_DEVICE], undefined, signal).catch(() => ({ stdout: '', stderr: '' })),
-      this.step('ipset save', () => r.run('ipset', ['save'], undefined, signal)),
+      this.step('ipvsadm -S -n', () => this.run('ipvsadm', ['-S', '-n'])),
+      this.run('ip', ['-o', 'addr', 'show', 'dev', N.DUMMY_DEVICE]).catch(() => ({ stdout: '', stderr: '' })),
+      this.step('ipset save', () => this.run('ipset', ['save'])),
     ]);
     const names = new Set(N.IPSETS.map((s) => N.ipsetName(s.name, this.family)));
     return { virtualServers: parseIpvsadmSave(ipvs.stdout), boundAddresses: parseIpAddrShow(addrs.stdout), ipsets: parseIpsetSave(sets.stdout, names) };
   }
 
-  async sync(state: ProxyState, changes: ProxyChanges, signal?: AbortSignal): Promise<SyncResult> {
-    const r = this.runner;
+  async sync(state: ProxyState, changes: ProxyChanges): Promise<SyncResult> {
     // IPVS has no transactions; every sync compares the whole wanted state with the kernel's.
     const desired = planIpvs(state, { scheduler: this.scheduler });
-    const current = await this.readCurrent(signal);
+    const current = await this.readCurrent();
     const apply = diffIpvs(current, desired, this.family);
     const ipt = this.family === 'IPv6' ? 'ip6tables' : 'iptables';
 
     await this.step(`ip link add ${N.DUMMY_DEVICE}`, async () => {
-      const has = await r.run('ip', ['link', 'show', N.DUMMY_DEVICE], undefined, signal).then(() => true, () => false);
-      if (!has) await r.run('ip', ['link', 'add', N.DUMMY_DEVICE, 'type', 'dummy'], undefined, signal);
+      const has = await this.run('ip', ['link', 'show', N.DUMMY_DEVICE]).then(() => true, () => false);
+      if (!has) await this.run('ip', ['link', 'add', N.DUMMY_DEVICE, 'type', 'dummy']);
     });
-    await this.step('ipset restore', () => r.run('ipset', ['restore', '-exist'], apply.ipsetRestore, signal));
-    if (apply.ipvsUpserts) await this.step('ipvsadm-restore', () => r.run('ipvsadm-restore', [], apply.ipvsUpserts, signal));
-    if (apply.addressAdds) await this.step('ip addr add', () => r.run('ip', ['-batch', '-'], apply.addressAdds, signal));
-    await this.step(`${ipt}-restore`, () => r.run(`${ipt}-restore`, ['-w', '--noflush'], desired.iptables, signal));
+    await this.step('ipset restore', () => this.run('ipset', ['restore', '-exist'], apply.ipsetRestore));
+    if (apply.ipvsUpserts) await this.step('ipvsadm-restore', () => this.run('ipvsadm-restore', [], apply.ipvsUpserts));
+    if (apply.addressAdds) await this.step('ip addr add', () => this.run('ip', ['-batch', '-'], apply.addressAdds));
+    await this.step(`${ipt}-restore`, () => this.run(`${ipt}-restore`, ['-w', '--noflush'], desired.iptables));
     if (changes.full || !this.jumpsEnsured) {
-      await this.step(`${ipt} jump rules`, () => this.ensureJumps(ipt, signal));
+      await this.step(`${ipt} jump rules`, () => this.ensureJumps(ipt));
       this.jumpsEnsured = true;
     }
-    if (apply.ipvsDeletes) await this.step('ipvsadm-restore (deletes)', () => r.run('ipvsadm-restore', [], apply.ipvsDeletes, signal));
-    if (apply.addressDeletes) await this.step('ip addr del', () => r.run('ip', ['-batch', '-'], apply.addressDeletes, signal));
+    if (apply.ipvsDeletes) await this.step('ipvsadm-restore (deletes)', () => this.run('ipvsadm-restore', [], apply.ipvsDeletes));
+    if (apply.addressDeletes) await this.step('ip addr del', () => this.run('ip', ['-batch', '-'], apply.addressDeletes));
 
-    const staleUDP = staleUDPFlows(this.lastState, state, this.lastState ? changes : { full: true, services: new Set(), endpoints: new Set() });
-    this.lastState = { ...state, services: new Map(state.services), endpoints: new Map(state.endpoints) };
-    log.debug({ family: this.family, changes: apply.changes }, 'ipvs rules synced');
-    return { rulesWritten: apply.changes + desired.iptablesRules, rulesTotal: countRules(desired), staleUDP };
+    this.log.debug({ changes: apply.changes }, 'ipvs rules synced');
+    // Stale UDP flows come from the change tracker.
+    return { rulesWritten: apply.changes + desired.iptablesRules, rulesTotal: countRules(desired), staleUDP: { serviceIPs: [], nodePorts: [], endpoints: [] } };
   }
 
-  private async ensureJumps(ipt: string, signal?: AbortSignal): Promise<void> {
+  private async ensureJumps(ipt: string): Promise<void> {
     for (const j of N.JUMP_RULES) {
       const spec = ['-m', 'comment', '--comment', j.comment, '-j', j.to];
-      const present = await this.runner.run(ipt, ['-w', '-t', j.table, '-C', j.from, ...spec], undefined, signal).then(() => true, () => false);
-      if (!present) await this.runner.run(ipt, ['-w', '-t', j.table, '-I', j.from, ...spec], undefined, signal);
+      const present = await this.run(ipt, ['-w', '-t', j.table, '-C', j.from, ...spec]).then(() => true, () => false);
+      if (!present) await this.run(ipt, ['-w', '-t', j.table, '-I', j.from, ...spec]);
     }
   }
 
   async cleanup(): Promise<void> {
-    const r = this.runner;
+    const r = { run: (cmd: string, args: readonly string[]) => this.run(cmd, args) };
     const ipt = this.family === 'IPv6' ? 'ip6tables' : 'iptables';
     const errors: string[] = [];
     const attempt = async (what: string, f: () => Promise<unknown>, ignore?: RegExp) => {
@@ -210,7 +213,6 @@ export class IpvsProxier implements ProxierBackend {
     }
     // Sets go last: iptables rules that reference them must be gone first.
     for (const s of N.IPSETS) await attempt(`ipset destroy ${s.name}`, () => r.run('ipset', ['destroy', N.ipsetName(s.name, this.family)]), /does not exist/);
-    this.lastState = undefined;
     this.jumpsEnsured = false;
     if (errors.length) throw new Error(`ipvs cleanup left rules behind: ${errors.join('; ')}`);
   }
@@ -222,9 +224,9 @@ export class IpvsProxier implements ProxierBackend {
  * modprobe ip_vs failed: …)").
  */
 export async function createIpvsProxier(opts: IpvsProxierOptions): Promise<ProxierBackend> {
-  const runner = opts.runner ?? commandRunner({ netns: opts.netns });
+  const exec = runnerOf(opts);
   const scheduler = opts.scheduler || N.DEFAULT_SCHEDULER;
-  await checkIpvsSupport(runner, { scheduler, procRoot: opts.procRoot ?? '/proc' });
+  await checkIpvsSupport(exec, { scheduler, procRoot: opts.procRoot ?? '/proc' });
   // As upstream: conntrack for IPVS connections, drop connections to removed real servers, forward.
   for (const [key, value] of [
     ['net.ipv4.vs.conntrack', '1'],
@@ -232,7 +234,7 @@ export async function createIpvsProxier(opts: IpvsProxierOptions): Promise<Proxi
     ['net.ipv4.vs.expire_quiescent_template', '1'],
     ['net.ipv4.ip_forward', '1'],
   ] as const) {
-    await runner.run('sysctl', ['-qw', `${key}=${value}`]);
+    await mustRun(exec, 'sysctl', ['-qw', `${key}=${value}`]);
   }
-  return new IpvsProxier({ ...opts, runner, scheduler });
+  return new IpvsProxier({ ...opts, exec, scheduler });
 }

@@ -3,7 +3,7 @@
 // Mirrors upstream pkg/proxy/nftables syncProxyRules: verdict maps dispatch service IPs and NodePorts
 // to per-service chains, which spread over per-endpoint chains with `numgen random`.
 import { parseCIDR, parseIP } from '../../../controllers/nodeipam/cidrSet.js';
-import { categorizeEndpoints, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints } from '../categorizeEndpoints.js';
+import { categorizeEndpoints, externallyAccessiblePort as externallyAccessible, usesClusterEndpoints, usesLocalEndpoints } from '../serviceModel.js';
 import type { EndpointInfo, IPFamily, ProxyChanges, ProxyState } from '../types.js';
 import { servicePortNameKey } from '../types.js';
 import * as N from './names.js';
@@ -198,8 +198,8 @@ export function planNftablesSync(input: NftPlanInput): NftPlan {
   const nodeIPs = state.nodeIPs.filter((ip) => ofFamily(ip, family));
   const clusterCIDRs = state.clusterCIDRs.filter((c) => ofFamily(c, family));
   const noLocalhost = family === 'IPv6' ? 'ip6 daddr != ::1' : 'ip daddr != 127.0.0.0/8';
-  // Empty nodeIPs means NodePorts answer on every local address (upstream: nodePortAddresses unset).
-  const nodePortMatchAll = nodeIPs.length === 0;
+  // NodePorts on every local address (upstream: nodePortAddresses unset) match with `fib daddr type local`.
+  const nodePortMatchAll = state.nodePortsOnAllLocalAddresses ?? nodeIPs.length === 0;
 
   const elements = new Map<ElementContainer, Elements>(
     ELEMENT_CONTAINERS.map((c) => [c.name, new Elements(c.name, full ? undefined : prev?.elements.get(c.name))]),
@@ -249,7 +249,7 @@ export function planNftablesSync(input: NftPlanInput): NftPlan {
     const epChain = (e: EndpointInfo) => N.endpointChainName(svc.name, e.ip, e.port);
     const sticky = svc.stickyMaxAgeSeconds > 0;
 
-    for (const e of cat.allReachable) {
+    for (const e of cat.allReachableEndpoints) {
       ensureChain(epChain(e), skip);
       if (sticky) activeSets.add(N.affinitySetName(svc.name, e.ip, e.port));
     }
@@ -337,7 +337,7 @@ export function planNftablesSync(input: NftPlanInput): NftPlan {
     }
 
     if (sticky) {
-      for (const e of cat.allReachable) {
+      for (const e of cat.allReachableEndpoints) {
         const set = N.affinitySetName(svc.name, e.ip, e.port);
         // "dynamic" is set explicitly: the kernel adds it anyway, and a later "add" without it would differ.
         tx.addSet('set', set, `type ${addr} ; flags dynamic,timeout ; timeout ${svc.stickyMaxAgeSeconds}s ;`);
@@ -354,7 +354,7 @@ export function planNftablesSync(input: NftPlanInput): NftPlan {
     if (usesClusterChain) writeBalancing(names.cluster, cat.clusterEndpoints);
     if (usesLocalChain) writeBalancing(names.local, cat.localEndpoints);
 
-    for (const e of cat.allReachable) {
+    for (const e of cat.allReachableEndpoints) {
       const chain = epChain(e);
       // Hairpin: a pod reaching itself through the service must see a source that is not itself.
       rule(chain, `${fam} saddr ${e.ip} jump ${N.MARK_MASQ_CHAIN}`);

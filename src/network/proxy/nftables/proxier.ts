@@ -1,14 +1,14 @@
 // kube-proxy's nftables mode as a ProxierBackend: plans each sync purely (plan.ts) and applies it
 // with one `nft -f -` transaction, so a failed sync leaves the previous rules whole.
 import { Counter, type Registry } from 'prom-client';
-import { logger } from '../../../util/log.js';
-import { CommandError, commandRunner, type CommandRunner } from '../command.js';
-import { staleUDPFlows } from '../staleUDP.js';
+import { logger, type Logger } from '../../../util/log.js';
+import { CommandError, commandRunner, type CommandRunner } from '../exec.js';
+import type { ProxyMetrics } from '../metrics.js';
+import { mustRun } from '../mustRun.js';
 import type { IPFamily, ProxierBackend, ProxyChanges, ProxyState, SyncResult } from '../types.js';
 import { TABLE, nftFamily } from './names.js';
 import { planNftablesSync, type NftMemory } from './plan.js';
 
-const log = logger('kube-proxy-nftables');
 
 /** An `nft -f` transaction was refused; nothing of it was applied. */
 export class NftablesSyncError extends Error {
@@ -33,12 +33,15 @@ export class NftablesUnavailableError extends Error {
 
 export interface NftablesProxierOptions {
   family: IPFamily;
-  /** Run nft in this network namespace (tests; several nodes on one machine). */
+  /** Runs nft (the proxy's runner; possibly into a network namespace). */
+  exec?: CommandRunner;
+  /** Run nft in this network namespace when no `exec` is given (tests; several nodes on one machine). */
   netns?: string;
-  /** Where to register the nftables failure counters (the proxy's /metrics registry). */
+  /** The proxy's metrics: the nftables failure counters join its registry. */
+  metrics?: ProxyMetrics;
+  /** Or just a registry for those counters. */
   registry?: Registry;
-  /** Replaces the real nft runner (unit tests). */
-  runner?: CommandRunner;
+  log?: Logger;
   /** Clock for stale-chain ageing (ms). */
   now?: () => number;
 }
@@ -62,21 +65,26 @@ interface NftListing {
   nftables?: Array<{ chain?: { table?: string; name?: string }; set?: { table?: string; name?: string } }>;
 }
 
+function runnerOf(opts: NftablesProxierOptions): CommandRunner {
+  return opts.exec ?? commandRunner(opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
+}
+
 export class NftablesProxier implements ProxierBackend {
   readonly mode = 'nftables' as const;
   private memory: NftMemory | undefined;
-  private lastState: ProxyState | undefined;
   private baseChainsRecreated = false;
   private readonly family: IPFamily;
-  private readonly runner: CommandRunner;
+  private readonly exec: CommandRunner;
   private readonly now: () => number;
   private readonly metrics: NftMetrics | undefined;
+  private readonly log: Logger;
 
   constructor(opts: NftablesProxierOptions) {
     this.family = opts.family;
-    this.runner = opts.runner ?? commandRunner({ netns: opts.netns });
+    this.exec = runnerOf(opts);
     this.now = opts.now ?? Date.now;
-    this.metrics = metrics(opts.registry);
+    this.metrics = metrics(opts.metrics?.registry ?? opts.registry);
+    this.log = opts.log ?? logger('kube-proxy-nftables');
   }
 
   /** `ip kube-proxy` or `ip6 kube-proxy`. */
@@ -84,10 +92,10 @@ export class NftablesProxier implements ProxierBackend {
     return `${nftFamily(this.family)} ${TABLE}`;
   }
 
-  async sync(state: ProxyState, changes: ProxyChanges, signal?: AbortSignal): Promise<SyncResult> {
+  async sync(state: ProxyState, changes: ProxyChanges): Promise<SyncResult> {
     // After a failure the memory may not match the kernel: rebuild everything.
     const full = changes.full || this.memory === undefined;
-    const existing = full ? await this.listExisting(signal) : undefined;
+    const existing = full ? await this.listExisting() : undefined;
     const plan = planNftablesSync({
       state,
       changes: full ? { ...changes, full: true } : changes,
@@ -98,7 +106,7 @@ export class NftablesProxier implements ProxierBackend {
     });
     if (plan.script) {
       try {
-        await this.runner.run('nft', ['-f', '-'], plan.script, signal);
+        await mustRun(this.exec, 'nft', ['-f', '-'], plan.script);
       } catch (e) {
         this.memory = undefined;
         this.metrics?.syncFailures.inc();
@@ -108,30 +116,28 @@ export class NftablesProxier implements ProxierBackend {
     }
     this.memory = plan.next;
     this.baseChainsRecreated = true;
-    const staleUDP = staleUDPFlows(this.lastState, state, full ? { full: true, services: new Set(), endpoints: new Set() } : changes);
-    this.lastState = { ...state, services: new Map(state.services), endpoints: new Map(state.endpoints) };
-    log.debug({ family: this.family, full, rulesWritten: plan.rulesWritten, rulesTotal: plan.rulesTotal }, 'nftables rules synced');
-    return { rulesWritten: plan.rulesWritten, rulesTotal: plan.rulesTotal, staleUDP };
+    this.log.debug({ full, rulesWritten: plan.rulesWritten, rulesTotal: plan.rulesTotal }, 'nftables rules synced');
+    // Stale UDP flows come from the change tracker; rules cannot add any of their own.
+    return { rulesWritten: plan.rulesWritten, rulesTotal: plan.rulesTotal, staleUDP: { serviceIPs: [], nodePorts: [], endpoints: [] } };
   }
 
   async cleanup(): Promise<void> {
     // "add" first so the "delete" cannot fail on a missing table; both in one transaction.
     try {
-      await this.runner.run('nft', ['-f', '-'], `add table ${this.table}\ndelete table ${this.table}\n`);
+      await mustRun(this.exec, 'nft', ['-f', '-'], `add table ${this.table}\ndelete table ${this.table}\n`);
     } catch (e) {
       this.metrics?.cleanupFailures.inc();
       throw e;
     }
     this.memory = undefined;
-    this.lastState = undefined;
     this.baseChainsRecreated = false;
   }
 
   /** Per-service chains and sets in our table now (from an earlier run or a failed sync). */
-  private async listExisting(signal?: AbortSignal): Promise<{ chains: string[]; sets: string[] }> {
+  private async listExisting(): Promise<{ chains: string[]; sets: string[] }> {
     const fam = nftFamily(this.family);
     const list = async (what: 'chains' | 'sets'): Promise<string[]> => {
-      const { stdout } = await this.runner.run('nft', ['-j', '-t', 'list', what, fam], undefined, signal);
+      const { stdout } = await mustRun(this.exec, 'nft', ['-j', '-t', 'list', what, fam]);
       const parsed = JSON.parse(stdout || '{}') as NftListing;
       const out: string[] = [];
       for (const o of parsed.nftables ?? []) {
@@ -149,16 +155,16 @@ export class NftablesProxier implements ProxierBackend {
  * this family (the error says which of the two is missing).
  */
 export async function createNftablesProxier(opts: NftablesProxierOptions): Promise<ProxierBackend> {
-  const proxier = new NftablesProxier(opts);
-  const runner = opts.runner ?? commandRunner({ netns: opts.netns });
+  const exec = runnerOf(opts);
+  const proxier = new NftablesProxier({ ...opts, exec });
   try {
-    await runner.run('nft', ['--version']);
+    await mustRun(exec, 'nft', ['--version']);
   } catch (e) {
     throw new NftablesUnavailableError(`kube-proxy in nftables mode needs the nft tool (Debian package "nftables"): ${(e as Error).message}`);
   }
   // A throwaway check transaction (-c) proves the kernel has nf_tables without changing anything.
   try {
-    await runner.run('nft', ['-c', '-f', '-'], `add table ${proxier.table}\n`);
+    await mustRun(exec, 'nft', ['-c', '-f', '-'], `add table ${proxier.table}\n`);
   } catch (e) {
     throw new NftablesUnavailableError(`kube-proxy in nftables mode needs nf_tables in the kernel (CONFIG_NF_TABLES): ${(e as Error).message}`);
   }

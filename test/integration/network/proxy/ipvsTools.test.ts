@@ -4,7 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { commandRunner, type CommandRunner } from '../../../../src/network/proxy/command.js';
+import { commandRunner, type CommandRunner } from '../../../../src/network/proxy/exec.js';
+import { mustRun } from '../../../../src/network/proxy/mustRun.js';
 import { IPSETS } from '../../../../src/network/proxy/ipvs/names.js';
 import { diffIpvs, parseIpsetSave, planIpvs } from '../../../../src/network/proxy/ipvs/plan.js';
 import { IpvsProxier } from '../../../../src/network/proxy/ipvs/proxier.js';
@@ -13,11 +14,12 @@ import { endpoint, proxyState, servicePort } from '../../../support/proxyStateBu
 
 describe('IPVS mode ipset and iptables text with the real tools', () => {
   const ns = `k8ts-nftipvs-${randomBytes(3).toString('hex')}-ipvs`;
-  let r: CommandRunner;
+  let exec: CommandRunner;
+  const r = { run: (cmd: string, args: readonly string[], input?: string) => mustRun(exec, cmd, args, input) };
   before(async () => {
     const made = await run('ip', ['netns', 'add', ns]);
     assert.equal(made.code, 0, made.stderr);
-    r = commandRunner({ netns: ns });
+    exec = commandRunner(['ip', 'netns', 'exec', ns]);
   });
   after(async () => {
     await run('ip', ['netns', 'del', ns]);
@@ -59,7 +61,7 @@ describe('IPVS mode ipset and iptables text with the real tools', () => {
   });
 
   it('the IPVS backend cleans up the iptables chains and ipsets it owns even without IPVS in the kernel', async () => {
-    const p = new IpvsProxier({ family: 'IPv4', runner: r });
+    const p = new IpvsProxier({ family: 'IPv4', exec });
     await p.cleanup();
     const nat = (await r.run('iptables-save', ['-t', 'nat'])).stdout;
     assert.doesNotMatch(nat, /KUBE-/);

@@ -2,7 +2,7 @@
 // lab node namespace, and clients in the outside-host and pod namespaces reach services through it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { commandRunner, type CommandRunner } from '../../../../src/network/proxy/command.js';
+import { commandRunner, type CommandRunner } from '../../../../src/network/proxy/exec.js';
 import { NftablesProxier, NftablesSyncError, createNftablesProxier } from '../../../../src/network/proxy/nftables/proxier.js';
 import { serviceChainNames } from '../../../../src/network/proxy/nftables/names.js';
 import type { ProxyState } from '../../../../src/network/proxy/types.js';
@@ -25,18 +25,18 @@ describe('nftables proxier in a network namespace', () => {
     await lab.mustExec(lab.nodeNs, 'ip', ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
     for (const dev of ['up0', 'up1']) await lab.mustExec(lab.nodeNs, 'ip', ['link', 'set', dev, 'up']);
     await lab.mustExec(lab.nodeNs, 'ip', ['route', 'replace', 'default', 'dev', 'up0']);
-    const real = commandRunner({ netns: lab.nodeNs });
+    const real = commandRunner(NetnsLab.execPrefix(lab.nodeNs));
     // Appends a line nft refuses to the next transaction, to see a failed sync keep the old rules.
     const runner: CommandRunner = {
-      run(cmd, args, input, signal) {
+      run(cmd, args, input) {
         if (failNext && args.includes('-f') && input) {
           failNext = false;
           input += 'add rule ip kube-proxy no-such-chain accept\n';
         }
-        return real.run(cmd, args, input, signal);
+        return real.run(cmd, args, input);
       },
     };
-    proxier = (await createNftablesProxier({ family: 'IPv4', netns: lab.nodeNs, runner })) as NftablesProxier;
+    proxier = (await createNftablesProxier({ family: 'IPv4', exec: runner })) as NftablesProxier;
   });
   after(async () => {
     await lab?.destroy();

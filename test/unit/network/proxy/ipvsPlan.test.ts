@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { CommandRunner } from '../../../../src/network/proxy/command.js';
-import { CommandError } from '../../../../src/network/proxy/command.js';
+import type { CommandRunner } from '../../../../src/network/proxy/exec.js';
 import { ipsetName } from '../../../../src/network/proxy/ipvs/names.js';
 import { countRules, diffIpvs, parseIpAddrShow, parseIpsetSave, parseIpvsadmSave, planIpvs, vsKey, type IpvsCurrent } from '../../../../src/network/proxy/ipvs/plan.js';
 import { IpvsProxier, IpvsUnavailableError, checkIpvsSupport, createIpvsProxier } from '../../../../src/network/proxy/ipvs/proxier.js';
@@ -163,8 +162,16 @@ describe('diffIpvs: from what the kernel holds to what is wanted', () => {
   });
 });
 
-/** A runner that answers from a table and records the calls. */
-function scripted(answers: Record<string, string | Error>): CommandRunner & { calls: string[]; inputs: string[] } {
+/** A failed tool run, as a scripted answer. */
+class Fail {
+  constructor(
+    readonly code: number,
+    readonly stderr: string,
+  ) {}
+}
+
+/** A runner that answers from a table (first matching command prefix) and records the calls. */
+function scripted(answers: Record<string, string | Fail>): CommandRunner & { calls: string[]; inputs: string[] } {
   const calls: string[] = [];
   const inputs: string[] = [];
   return {
@@ -176,8 +183,8 @@ function scripted(answers: Record<string, string | Error>): CommandRunner & { ca
       if (input) inputs.push(`${line}\n${input}`);
       const key = Object.keys(answers).find((k) => line.startsWith(k));
       const a = key === undefined ? '' : answers[key]!;
-      if (a instanceof Error) throw a;
-      return { stdout: a, stderr: '' };
+      if (a instanceof Fail) return { code: a.code, stdout: '', stderr: a.stderr };
+      return { code: 0, stdout: a, stderr: '' };
     },
   };
 }
@@ -206,18 +213,18 @@ describe('IPVS startup check', () => {
     return dir;
   };
 
-  const cases: Array<{ name: string; files: string[]; answers: Record<string, string | Error>; missing?: string[]; detection?: RegExp }> = [
+  const cases: Array<{ name: string; files: string[]; answers: Record<string, string | Fail>; missing?: string[]; detection?: RegExp }> = [
     {
       name: 'a failing modprobe is quoted, and a missing nf_conntrack is named too',
       files: [],
-      answers: { modprobe: new CommandError('modprobe -- ip_vs', 1, 'modprobe: FATAL: Module ip_vs not found in directory /lib/modules/6.1.0\n') },
+      answers: { modprobe: new Fail(1, 'modprobe: FATAL: Module ip_vs not found in directory /lib/modules/6.1.0\n') },
       missing: ['ip_vs', 'ip_vs_rr', 'nf_conntrack'],
       detection: /modprobe ip_vs failed: modprobe: FATAL: Module ip_vs not found/,
     },
     {
       name: 'a scheduler the kernel lacks is found by the probe virtual server',
       files: ['net/ip_vs', 'sys/net/netfilter/nf_conntrack_max'],
-      answers: { 'ipset version': 'ipset v7.17, protocol version: 7', 'ipvsadm -A': new CommandError('ipvsadm', 2, 'Scheduler not found: ip_vs_wlc.ko') },
+      answers: { 'ipset version': 'ipset v7.17, protocol version: 7', 'ipvsadm -A': new Fail(2, 'Scheduler not found: ip_vs_wlc.ko') },
       missing: ['ip_vs_wlc'],
       detection: /probe virtual server with scheduler wlc failed: Scheduler not found/,
     },
@@ -230,7 +237,7 @@ describe('IPVS startup check', () => {
     {
       name: 'a kernel without dummy links cannot hold kube-ipvs0',
       files: ['net/ip_vs', 'sys/net/netfilter/nf_conntrack_max'],
-      answers: { 'ipset version': 'ipset v7.17', 'ip link show': new CommandError('ip', 1, 'Device "kube-ipvs0" does not exist.'), 'ip link add': new CommandError('ip', 2, 'Error: Unknown device type.') },
+      answers: { 'ipset version': 'ipset v7.17', 'ip link show': new Fail(1, 'Device "kube-ipvs0" does not exist.'), 'ip link add': new Fail(2, 'Error: Unknown device type.') },
       missing: ['dummy (CONFIG_DUMMY)'],
     },
     { name: 'passes when everything is there', files: ['net/ip_vs', 'sys/net/netfilter/nf_conntrack_max'], answers: { 'ipset version': 'ipset v7.17' } },
@@ -257,8 +264,8 @@ describe('IPVS startup check', () => {
 
 describe('IpvsProxier.sync through scripted tools', () => {
   it('reads the kernel, then applies sets, servers, addresses and iptables in that order', async () => {
-    const runner = scripted({ 'ipvsadm -S -n': '-A -t 10.96.0.99:80 -s rr\n', 'ipset save': '', 'ip -o addr': '', 'iptables -w -t nat -C': new CommandError('iptables', 1, 'Bad rule') });
-    const p = new IpvsProxier({ family: 'IPv4', runner });
+    const runner = scripted({ 'ipvsadm -S -n': '-A -t 10.96.0.99:80 -s rr\n', 'ipset save': '', 'ip -o addr': '', 'iptables -w -t nat -C': new Fail(1, 'Bad rule') });
+    const p = new IpvsProxier({ family: 'IPv4', exec: runner });
     const res = await p.sync(proxyState([[servicePort('web', '10.96.0.10', 80), [endpoint('10.244.1.2', 8080)]]]), FULL);
     const order = runner.calls.map((c) => c.split(' ').slice(0, 2).join(' '));
     const at = (prefix: string) => order.findIndex((c) => c.startsWith(prefix));
