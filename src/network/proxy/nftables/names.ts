@@ -69,6 +69,20 @@ function base32(bytes: Buffer): string {
  * chains of one service (that differ in one digit) easy to tell apart.
  */
 export function hashAndTruncate(name: string): string {
+  const cached = hashed.get(name);
+  if (cached !== undefined) return cached;
+  // Bounded: a churning cluster must not grow this forever.
+  if (hashed.size >= HASH_CACHE_MAX) hashed.clear();
+  const out = hashUncached(name);
+  hashed.set(name, out);
+  return out;
+}
+
+// Every sync names every endpoint chain of the ports it writes; sha256 per name adds up at 10k endpoints.
+const HASH_CACHE_MAX = 200_000;
+const hashed = new Map<string, string>();
+
+function hashUncached(name: string): string {
   const hash = base32(createHash('sha256').update(name).digest()).slice(0, 8);
   const full = `${hash}-${name}`;
   return full.length > BASE_LENGTH_MAX ? `${full.slice(0, BASE_LENGTH_MAX - 3)}...` : full;

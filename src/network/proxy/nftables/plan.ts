@@ -4,7 +4,7 @@
 // to per-service chains, which spread over per-endpoint chains with `numgen random`.
 import { parseCIDR, parseIP } from '../../../controllers/nodeipam/cidrSet.js';
 import { categorizeEndpoints, externallyAccessiblePort as externallyAccessible, usesClusterEndpoints, usesLocalEndpoints } from '../serviceModel.js';
-import type { EndpointInfo, IPFamily, ProxyChanges, ProxyState } from '../types.js';
+import type { EndpointInfo, IPFamily, ProxyChanges, ProxyState, ServicePortInfo } from '../types.js';
 import { servicePortNameKey } from '../types.js';
 import * as N from './names.js';
 
@@ -19,18 +19,32 @@ export const ELEMENT_CONTAINERS = [
 ] as const;
 export type ElementContainer = (typeof ELEMENT_CONTAINERS)[number]['name'];
 
+/** What one service port put in the table, so a partial sync can take it back out. */
+export interface ServiceOwned {
+  /** (container, key) of every map/set element the port added. */
+  elements: ReadonlyArray<readonly [ElementContainer, string]>;
+  /** Its per-service chains and affinity sets. */
+  chains: readonly string[];
+  sets: readonly string[];
+  /** Rules in its chains. */
+  rules: number;
+  /** Local policy without a local endpoint (internal / external traffic). */
+  noLocalInternal: boolean;
+  noLocalExternal: boolean;
+}
+
 /** What the kernel holds after a successful sync; the input of the next (partial) one. Treat as immutable. */
 export interface NftMemory {
   /** Elements per map/set: key (`a . b . c`) → value ('' for sets). */
   elements: ReadonlyMap<ElementContainer, ReadonlyMap<string, string>>;
+  /** Per service port (servicePortNameKey): what it owns. */
+  owned: ReadonlyMap<string, ServiceOwned>;
   /** Per-service chains present in the table (active, or flushed and waiting to be deleted). */
   chains: ReadonlySet<string>;
   /** Chains flushed because nothing uses them, with when (ms); deleted a second later. */
   staleChains: ReadonlyMap<string, number>;
   /** Affinity sets present in the table. */
   affinitySets: ReadonlySet<string>;
-  /** Rules per per-service chain, for the rule-count metric. */
-  ruleCounts: ReadonlyMap<string, number>;
   /** Rules in the fixed chains (written on full syncs). */
   baseRules: number;
 }
@@ -140,31 +154,27 @@ class Tx {
   }
 }
 
-/** Element bookkeeping for one map/set within one sync (upstream's ensureElem / cleanupLeftoverKeys). */
+/** Element bookkeeping for one map/set within one sync (upstream's ensureElem). */
 class Elements {
   readonly current: Map<string, string>;
-  private readonly leftover: Set<string>;
   constructor(
     readonly container: ElementContainer,
     prev: ReadonlyMap<string, string> | undefined,
   ) {
     this.current = new Map(prev ?? []);
-    this.leftover = new Set(this.current.keys());
   }
   ensure(tx: Tx, key: string, value: string, comment?: string): void {
     const have = this.current.get(key);
-    this.leftover.delete(key);
     if (have === value) return;
     // A changed verdict: elements cannot be updated in place.
     if (have !== undefined) tx.deleteElement(this.container, key);
     tx.addElement(this.container, key, value, comment);
     this.current.set(key, value);
   }
-  cleanup(tx: Tx): void {
-    for (const key of this.leftover) {
-      tx.deleteElement(this.container, key);
-      this.current.delete(key);
-    }
+  remove(tx: Tx, key: string): void {
+    if (!this.current.has(key)) return;
+    tx.deleteElement(this.container, key);
+    this.current.delete(key);
   }
 }
 
@@ -204,189 +214,83 @@ export function planNftablesSync(input: NftPlanInput): NftPlan {
   const elements = new Map<ElementContainer, Elements>(
     ELEMENT_CONTAINERS.map((c) => [c.name, new Elements(c.name, full ? undefined : prev?.elements.get(c.name))]),
   );
-  const el = (c: ElementContainer): Elements => elements.get(c)!;
 
   // A full sync also adopts what an earlier run left in the table, so it can be cleaned up.
-  let knownChains = new Set<string>([...(input.prev?.chains ?? []), ...(full ? (input.existing?.chains ?? []).filter(N.isServiceChainName) : [])]);
+  const knownChains = new Set<string>([...(input.prev?.chains ?? []), ...(full ? (input.existing?.chains ?? []).filter(N.isServiceChainName) : [])]);
   const knownSets = new Set<string>([...(input.prev?.affinitySets ?? []), ...(full ? (input.existing?.sets ?? []).filter(N.isAffinitySetName) : [])]);
   const staleChains = new Map<string, number>([...(input.prev?.staleChains ?? [])].filter(([c]) => knownChains.has(c)));
-  const ruleCounts = new Map<string, number>(full ? [] : prev!.ruleCounts);
+  const owned = new Map<string, ServiceOwned>(full ? [] : prev!.owned);
   let baseRules = full ? 0 : prev!.baseRules;
 
   if (full) baseRules = setupTable(tx, { fam, addr, mark, nodeIPs, nodePortMatchAll, noLocalhost, recreate: input.recreateBaseChains ?? false });
 
-  // Per-service chains this sync keeps; a chain is added+flushed once, then filled.
-  const active = new Set<string>();
-  const activeSets = new Set<string>();
-  const ensureChain = (chain: string, skip: boolean): void => {
-    if (active.has(chain)) return;
-    active.add(chain);
-    if (skip) return;
-    tx.addChain(chain);
-    tx.flushChain(chain);
-    ruleCounts.set(chain, 0);
-    staleChains.delete(chain);
-  };
-  const rule = (chain: string, text: string, comment?: string): void => {
-    tx.rule(chain, text, comment);
-    ruleCounts.set(chain, (ruleCounts.get(chain) ?? 0) + 1);
-  };
-
-  const changed = new Set([...input.changes.services, ...input.changes.endpoints]);
-  const noLocal = { internal: 0, external: 0 };
   const ifLocal = clusterCIDRs.length ? `${fam} saddr ${setOf(clusterCIDRs)}` : '';
   const ifNotLocal = clusterCIDRs.length ? `${fam} saddr != ${setOf(clusterCIDRs)}` : '';
+  // Only the changed ports are rewritten on a partial sync; the others keep their chains and elements.
+  const keys = full ? [...state.services.keys()].sort() : [...new Set([...input.changes.services, ...input.changes.endpoints])].sort();
+  const unusedChains = new Set<string>();
+  const unusedSets = new Set<string>();
+  // Chain names embed the service port, so a chain one port dropped is never another port's.
+  const active = new Set<string>();
+  const activeSets = new Set<string>();
 
-  const keys = [...state.services.keys()].sort();
   for (const key of keys) {
-    const svc = state.services.get(key)!;
-    if (!ofFamily(svc.clusterIP, family)) continue;
-    const skip = !full && !changed.has(key);
-    const proto = svc.protocol.toLowerCase();
-    const names = N.serviceChainNames(svc.name);
-    const svcName = servicePortNameKey(svc.name);
-    const cat = categorizeEndpoints(state.endpoints.get(key) ?? [], svc);
-    const epChain = (e: EndpointInfo) => N.endpointChainName(svc.name, e.ip, e.port);
-    const sticky = svc.stickyMaxAgeSeconds > 0;
-
-    for (const e of cat.allReachableEndpoints) {
-      ensureChain(epChain(e), skip);
-      if (sticky) activeSets.add(N.affinitySetName(svc.name, e.ip, e.port));
-    }
-    const usesClusterChain = cat.clusterEndpoints.length > 0 && usesClusterEndpoints(svc);
-    if (usesClusterChain) ensureChain(names.cluster, skip);
-    const usesLocalChain = cat.localEndpoints.length > 0 && usesLocalEndpoints(svc);
-    if (usesLocalChain) ensureChain(names.local, skip);
-
-    const internalChain = svc.internalPolicyLocal ? names.local : names.cluster;
-    const hasInternal = cat.hasAnyEndpoints && (!svc.internalPolicyLocal || cat.localEndpoints.length > 0);
-    const externalPolicyChain = svc.externalPolicyLocal ? names.local : names.cluster;
-    const hasExternal = cat.hasAnyEndpoints && (!svc.externalPolicyLocal || cat.localEndpoints.length > 0);
-    // The external chain exists whenever there are endpoints: it short-circuits local traffic even
-    // when Local policy has nothing on this node.
-    const usesExternalChain = cat.hasAnyEndpoints && externallyAccessible(svc);
-    if (usesExternalChain) ensureChain(names.external, skip);
-
-    let internalVerdict = `goto ${N.REJECT_CHAIN}`;
-    let externalVerdict = `goto ${N.REJECT_CHAIN}`;
-    if (cat.hasAnyEndpoints) {
-      // Local policy without local endpoints drops (the service exists, just not here).
-      internalVerdict = 'drop';
-      externalVerdict = 'drop';
-      if (!hasInternal) noLocal.internal++;
-      if (!hasExternal) noLocal.external++;
-    }
-
-    const port = String(svc.port);
-    const ipKey = (ip: string) => `${ip} . ${proto} . ${port}`;
-    el(N.CLUSTER_IPS_SET).ensure(tx, svc.clusterIP, '');
-    if (hasInternal) el(N.SERVICE_IPS_MAP).ensure(tx, ipKey(svc.clusterIP), `goto ${internalChain}`);
-    else el(N.NO_ENDPOINT_SERVICES_MAP).ensure(tx, ipKey(svc.clusterIP), internalVerdict, svcName);
-
-    const externalIPs = svc.externalIPs.filter((ip) => ofFamily(ip, family));
-    for (const ip of externalIPs) {
-      if (cat.hasAnyEndpoints) el(N.SERVICE_IPS_MAP).ensure(tx, ipKey(ip), `goto ${names.external}`);
-      if (!hasExternal) el(N.NO_ENDPOINT_SERVICES_MAP).ensure(tx, ipKey(ip), externalVerdict, svcName);
-    }
-
-    const lbIPs = svc.loadBalancerVIPs.filter((ip) => ofFamily(ip, family));
-    const sourceRanges = svc.loadBalancerSourceRanges.filter((c) => ofFamily(c, family));
-    const usesFirewall = lbIPs.length > 0 && sourceRanges.length > 0;
-    if (usesFirewall) ensureChain(names.firewall, skip);
-    for (const ip of lbIPs) {
-      if (cat.hasAnyEndpoints) el(N.SERVICE_IPS_MAP).ensure(tx, ipKey(ip), `goto ${names.external}`);
-      if (usesFirewall) el(N.FIREWALL_IPS_MAP).ensure(tx, ipKey(ip), `goto ${names.firewall}`);
-      if (!hasExternal) el(N.NO_ENDPOINT_SERVICES_MAP).ensure(tx, ipKey(ip), externalVerdict, svcName);
-    }
-
-    if (svc.nodePort !== 0) {
-      const npKey = `${proto} . ${svc.nodePort}`;
-      // NodePorts are not subject to loadBalancerSourceRanges (upstream keeps it so).
-      if (cat.hasAnyEndpoints) el(N.SERVICE_NODEPORTS_MAP).ensure(tx, npKey, `goto ${names.external}`);
-      if (!hasExternal) el(N.NO_ENDPOINT_NODEPORTS_MAP).ensure(tx, npKey, externalVerdict, svcName);
-    }
-
-    if (skip) continue;
-
-    if (hasInternal) {
-      // Traffic to the cluster IP from outside the pod network may leave the node again: masquerade it.
-      const match = `${fam} daddr ${svc.clusterIP} ${proto} dport ${port}`;
-      if (state.masqueradeAll) rule(internalChain, `${match} jump ${N.MARK_MASQ_CHAIN}`);
-      else if (ifNotLocal) rule(internalChain, `${match} ${ifNotLocal} jump ${N.MARK_MASQ_CHAIN}`);
-    }
-
-    if (usesExternalChain) {
-      if (!svc.externalPolicyLocal) {
-        // Cluster policy may cross nodes; masquerade so replies come back through us.
-        rule(names.external, `jump ${N.MARK_MASQ_CHAIN}`);
-      } else {
-        // Pods reaching an external IP act as if they went out and came back: no traffic policy.
-        if (ifLocal) rule(names.external, `${ifLocal} goto ${names.cluster}`, 'short-circuit pod traffic');
-        // The node itself picks the service IP as source; masquerade, and do not apply Local policy.
-        rule(names.external, `fib saddr type local jump ${N.MARK_MASQ_CHAIN}`, 'masquerade local traffic');
-        rule(names.external, `fib saddr type local goto ${names.cluster}`, 'short-circuit local traffic');
+    const before = owned.get(key);
+    const svc = state.services.get(key);
+    const own = svc && ofFamily(svc.clusterIP, family) ? writeServicePort(svc, state.endpoints.get(key) ?? [], { tx, el: (c) => elements.get(c)!, fam, addr, nodeIPs, ifLocal, ifNotLocal, masqueradeAll: state.masqueradeAll }) : undefined;
+    if (own) {
+      owned.set(key, own);
+      for (const c of own.chains) {
+        staleChains.delete(c);
+        knownChains.add(c);
+        active.add(c);
       }
-      if (hasExternal) rule(names.external, `goto ${externalPolicyChain}`);
-    }
-
-    if (usesFirewall) {
-      const sources = [...sourceRanges];
-      // A VIP often is a local address too: requests from this node loop back with the VIP as source.
-      if (nodeIPs.some((ip) => sourceRanges.some((c) => cidrContains(c, ip)))) sources.push(...lbIPs);
-      rule(names.firewall, `${fam} saddr != { ${sources.join(', ')} } drop`);
-    }
-
-    if (sticky) {
-      for (const e of cat.allReachableEndpoints) {
-        const set = N.affinitySetName(svc.name, e.ip, e.port);
-        // "dynamic" is set explicitly: the kernel adds it anyway, and a later "add" without it would differ.
-        tx.addSet('set', set, `type ${addr} ; flags dynamic,timeout ; timeout ${svc.stickyMaxAgeSeconds}s ;`);
+      for (const st of own.sets) {
+        knownSets.add(st);
+        activeSets.add(st);
       }
-    }
+    } else owned.delete(key);
+    if (!before) continue;
+    // Take back what the port had and no longer has.
+    const keep = new Set((own?.elements ?? []).map(([c, k]) => `${c}|${k}`));
+    for (const [c, k] of before.elements) if (!keep.has(`${c}|${k}`)) elements.get(c)!.remove(tx, k);
+    const keepChains = new Set(own?.chains ?? []);
+    for (const c of before.chains) if (!keepChains.has(c)) unusedChains.add(c);
+    const keepSets = new Set(own?.sets ?? []);
+    for (const st of before.sets) if (!keepSets.has(st)) unusedSets.add(st);
+  }
 
-    const writeBalancing = (chain: string, eps: readonly EndpointInfo[]) => {
-      if (sticky) {
-        for (const e of eps) rule(chain, `${fam} saddr @${N.affinitySetName(svc.name, e.ip, e.port)} goto ${epChain(e)}`);
-      }
-      const vmap = eps.map((e, i) => `${i} : goto ${epChain(e)}`).join(' , ');
-      rule(chain, `numgen random mod ${eps.length} vmap { ${vmap} }`);
-    };
-    if (usesClusterChain) writeBalancing(names.cluster, cat.clusterEndpoints);
-    if (usesLocalChain) writeBalancing(names.local, cat.localEndpoints);
-
-    for (const e of cat.allReachableEndpoints) {
-      const chain = epChain(e);
-      // Hairpin: a pod reaching itself through the service must see a source that is not itself.
-      rule(chain, `${fam} saddr ${e.ip} jump ${N.MARK_MASQ_CHAIN}`);
-      if (sticky) rule(chain, `update @${N.affinitySetName(svc.name, e.ip, e.port)} { ${fam} saddr }`);
-      const dest = e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
-      rule(chain, `meta l4proto ${proto} dnat to ${dest}`);
-    }
+  if (full) {
+    for (const c of knownChains) if (!active.has(c)) unusedChains.add(c);
+    for (const st of knownSets) if (!activeSets.has(st)) unusedSets.add(st);
   }
 
   // Chains no longer used: flush now (a map element may still point at them until this commits),
   // delete once they have been unreferenced for a second (kernels before 6.2 need the delay).
-  const deleted: string[] = [];
-  for (const chain of knownChains) {
-    if (active.has(chain)) continue;
-    const since = staleChains.get(chain);
-    if (since === undefined) {
+  for (const chain of unusedChains) {
+    if (!staleChains.has(chain)) {
       tx.flushChain(chain);
       staleChains.set(chain, now);
-      ruleCounts.delete(chain);
-    } else if (now - since >= 1000) {
-      tx.deleteChain(chain);
-      staleChains.delete(chain);
-      deleted.push(chain);
     }
   }
-  knownChains = new Set([...knownChains, ...active].filter((c) => !deleted.includes(c)));
-  for (const set of knownSets) if (!activeSets.has(set)) tx.deleteSet('set', set);
-
-  for (const e of elements.values()) e.cleanup(tx);
+  for (const [chain, since] of staleChains) {
+    if (now - since < 1000) continue;
+    tx.deleteChain(chain);
+    staleChains.delete(chain);
+    knownChains.delete(chain);
+  }
+  for (const st of unusedSets) {
+    tx.deleteSet('set', st);
+    knownSets.delete(st);
+  }
 
   let total = baseRules;
-  for (const n of ruleCounts.values()) total += n;
+  const noLocal = { internal: 0, external: 0 };
+  for (const o of owned.values()) {
+    total += o.rules;
+    if (o.noLocalInternal) noLocal.internal++;
+    if (o.noLocalExternal) noLocal.external++;
+  }
   for (const e of elements.values()) total += e.current.size;
 
   return {
@@ -394,16 +298,161 @@ export function planNftablesSync(input: NftPlanInput): NftPlan {
     full,
     next: {
       elements: new Map([...elements].map(([k, v]) => [k, v.current])),
+      owned,
       chains: knownChains,
       staleChains,
-      affinitySets: activeSets,
-      ruleCounts,
+      affinitySets: knownSets,
       baseRules,
     },
     rulesWritten: tx.rules + tx.elements,
     rulesTotal: total,
     noLocalEndpoints: noLocal,
   };
+}
+
+interface WriteContext {
+  tx: Tx;
+  el: (c: ElementContainer) => Elements;
+  fam: string;
+  addr: string;
+  nodeIPs: string[];
+  ifLocal: string;
+  ifNotLocal: string;
+  masqueradeAll: boolean;
+}
+
+/** Writes one service port's elements, chains and affinity sets (upstream's per-service loop body). */
+function writeServicePort(svc: ServicePortInfo, endpoints: readonly EndpointInfo[], w: WriteContext): ServiceOwned {
+  const { tx, fam, addr, nodeIPs, ifLocal, ifNotLocal } = w;
+  const family: IPFamily = fam === 'ip6' ? 'IPv6' : 'IPv4';
+  const ownElements: Array<readonly [ElementContainer, string]> = [];
+  const chains: string[] = [];
+  const sets: string[] = [];
+  let rules = 0;
+  const ensure = (c: ElementContainer, key: string, value: string, comment?: string) => {
+    w.el(c).ensure(tx, key, value, comment);
+    ownElements.push([c, key]);
+  };
+  const ensureChain = (chain: string): void => {
+    if (chains.includes(chain)) return;
+    chains.push(chain);
+    tx.addChain(chain);
+    tx.flushChain(chain);
+  };
+  const rule = (chain: string, text: string, comment?: string): void => {
+    tx.rule(chain, text, comment);
+    rules++;
+  };
+
+  const proto = svc.protocol.toLowerCase();
+  const names = N.serviceChainNames(svc.name);
+  const svcName = servicePortNameKey(svc.name);
+  const cat = categorizeEndpoints(endpoints, svc);
+  const epChains = new Map(cat.allReachableEndpoints.map((e) => [e, N.endpointChainName(svc.name, e.ip, e.port)]));
+  const epChain = (e: EndpointInfo) => epChains.get(e) ?? N.endpointChainName(svc.name, e.ip, e.port);
+  const affinitySet = (e: EndpointInfo) => `affinity-${epChain(e).slice('endpoint-'.length)}`;
+  const sticky = svc.stickyMaxAgeSeconds > 0;
+
+  for (const e of cat.allReachableEndpoints) {
+    ensureChain(epChain(e));
+    if (sticky) sets.push(affinitySet(e));
+  }
+  const usesClusterChain = cat.clusterEndpoints.length > 0 && usesClusterEndpoints(svc);
+  if (usesClusterChain) ensureChain(names.cluster);
+  const usesLocalChain = cat.localEndpoints.length > 0 && usesLocalEndpoints(svc);
+  if (usesLocalChain) ensureChain(names.local);
+
+  const internalChain = svc.internalPolicyLocal ? names.local : names.cluster;
+  const hasInternal = cat.hasAnyEndpoints && (!svc.internalPolicyLocal || cat.localEndpoints.length > 0);
+  const externalPolicyChain = svc.externalPolicyLocal ? names.local : names.cluster;
+  const hasExternal = cat.hasAnyEndpoints && (!svc.externalPolicyLocal || cat.localEndpoints.length > 0);
+  // The external chain exists whenever there are endpoints: it short-circuits local traffic even
+  // when Local policy has nothing on this node.
+  const usesExternalChain = cat.hasAnyEndpoints && externallyAccessible(svc);
+  if (usesExternalChain) ensureChain(names.external);
+
+  // No endpoints at all: reject. Local policy without local endpoints: drop (the service exists, just not here).
+  const noEndpointVerdict = cat.hasAnyEndpoints ? 'drop' : `goto ${N.REJECT_CHAIN}`;
+
+  const port = String(svc.port);
+  const ipKey = (ip: string) => `${ip} . ${proto} . ${port}`;
+  ensure(N.CLUSTER_IPS_SET, svc.clusterIP, '');
+  if (hasInternal) ensure(N.SERVICE_IPS_MAP, ipKey(svc.clusterIP), `goto ${internalChain}`);
+  else ensure(N.NO_ENDPOINT_SERVICES_MAP, ipKey(svc.clusterIP), noEndpointVerdict, svcName);
+
+  for (const ip of svc.externalIPs.filter((i) => ofFamily(i, family))) {
+    if (cat.hasAnyEndpoints) ensure(N.SERVICE_IPS_MAP, ipKey(ip), `goto ${names.external}`);
+    if (!hasExternal) ensure(N.NO_ENDPOINT_SERVICES_MAP, ipKey(ip), noEndpointVerdict, svcName);
+  }
+
+  const lbIPs = svc.loadBalancerVIPs.filter((ip) => ofFamily(ip, family));
+  const sourceRanges = svc.loadBalancerSourceRanges.filter((c) => ofFamily(c, family));
+  const usesFirewall = lbIPs.length > 0 && sourceRanges.length > 0;
+  if (usesFirewall) ensureChain(names.firewall);
+  for (const ip of lbIPs) {
+    if (cat.hasAnyEndpoints) ensure(N.SERVICE_IPS_MAP, ipKey(ip), `goto ${names.external}`);
+    if (usesFirewall) ensure(N.FIREWALL_IPS_MAP, ipKey(ip), `goto ${names.firewall}`);
+    if (!hasExternal) ensure(N.NO_ENDPOINT_SERVICES_MAP, ipKey(ip), noEndpointVerdict, svcName);
+  }
+
+  if (svc.nodePort !== 0) {
+    const npKey = `${proto} . ${svc.nodePort}`;
+    // NodePorts are not subject to loadBalancerSourceRanges (upstream keeps it so).
+    if (cat.hasAnyEndpoints) ensure(N.SERVICE_NODEPORTS_MAP, npKey, `goto ${names.external}`);
+    if (!hasExternal) ensure(N.NO_ENDPOINT_NODEPORTS_MAP, npKey, noEndpointVerdict, svcName);
+  }
+
+  if (hasInternal) {
+    // Traffic to the cluster IP from outside the pod network may leave the node again: masquerade it.
+    const match = `${fam} daddr ${svc.clusterIP} ${proto} dport ${port}`;
+    if (w.masqueradeAll) rule(internalChain, `${match} jump ${N.MARK_MASQ_CHAIN}`);
+    else if (ifNotLocal) rule(internalChain, `${match} ${ifNotLocal} jump ${N.MARK_MASQ_CHAIN}`);
+  }
+
+  if (usesExternalChain) {
+    if (!svc.externalPolicyLocal) {
+      // Cluster policy may cross nodes; masquerade so replies come back through us.
+      rule(names.external, `jump ${N.MARK_MASQ_CHAIN}`);
+    } else {
+      // Pods reaching an external IP act as if they went out and came back: no traffic policy.
+      if (ifLocal) rule(names.external, `${ifLocal} goto ${names.cluster}`, 'short-circuit pod traffic');
+      // The node itself picks the service IP as source; masquerade, and do not apply Local policy.
+      rule(names.external, `fib saddr type local jump ${N.MARK_MASQ_CHAIN}`, 'masquerade local traffic');
+      rule(names.external, `fib saddr type local goto ${names.cluster}`, 'short-circuit local traffic');
+    }
+    if (hasExternal) rule(names.external, `goto ${externalPolicyChain}`);
+  }
+
+  if (usesFirewall) {
+    const sources = [...sourceRanges];
+    // A VIP often is a local address too: requests from this node loop back with the VIP as source.
+    if (nodeIPs.some((ip) => sourceRanges.some((c) => cidrContains(c, ip)))) sources.push(...lbIPs);
+    rule(names.firewall, `${fam} saddr != { ${sources.join(', ')} } drop`);
+  }
+
+  if (sticky) {
+    // "dynamic" is set explicitly: the kernel adds it anyway, and a later "add" without it would differ.
+    for (const e of cat.allReachableEndpoints) tx.addSet('set', affinitySet(e), `type ${addr} ; flags dynamic,timeout ; timeout ${svc.stickyMaxAgeSeconds}s ;`);
+  }
+
+  const writeBalancing = (chain: string, eps: readonly EndpointInfo[]) => {
+    if (sticky) for (const e of eps) rule(chain, `${fam} saddr @${affinitySet(e)} goto ${epChain(e)}`);
+    const vmap = eps.map((e, i) => `${i} : goto ${epChain(e)}`).join(' , ');
+    rule(chain, `numgen random mod ${eps.length} vmap { ${vmap} }`);
+  };
+  if (usesClusterChain) writeBalancing(names.cluster, cat.clusterEndpoints);
+  if (usesLocalChain) writeBalancing(names.local, cat.localEndpoints);
+
+  for (const e of cat.allReachableEndpoints) {
+    const chain = epChain(e);
+    // Hairpin: a pod reaching itself through the service must see a source that is not itself.
+    rule(chain, `${fam} saddr ${e.ip} jump ${N.MARK_MASQ_CHAIN}`);
+    if (sticky) rule(chain, `update @${affinitySet(e)} { ${fam} saddr }`);
+    const dest = e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+    rule(chain, `meta l4proto ${proto} dnat to ${dest}`);
+  }
+
+  return { elements: ownElements, chains, sets, rules, noLocalInternal: cat.hasAnyEndpoints && !hasInternal, noLocalExternal: cat.hasAnyEndpoints && !hasExternal };
 }
 
 function setOf(items: readonly string[]): string {
