@@ -3,6 +3,8 @@
 import type { Logger } from '../../util/log.js';
 import type { CommandRunner } from './exec.js';
 import { IptablesProxier, type IptablesVariant } from './iptables/proxier.js';
+import { createIpvsProxier } from './ipvs/proxier.js';
+import { createNftablesProxier } from './nftables/proxier.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { IPFamily, ProxierBackend, ProxyMode } from './types.js';
 
@@ -14,6 +16,8 @@ export interface BackendContext {
   log: Logger;
   /** iptables mode only: which iptables tools to run (default the system's `iptables`). */
   iptablesVariant?: IptablesVariant;
+  /** KubeProxyConfiguration ipvs.scheduler ('' = rr). */
+  ipvsScheduler?: string;
 }
 
 /** Makes a backend; may throw at startup when the kernel lacks what the mode needs (e.g. IPVS). */
@@ -21,9 +25,9 @@ export type BackendFactory = (ctx: BackendContext) => ProxierBackend | Promise<P
 
 export const proxyBackends: Partial<Record<ProxyMode, BackendFactory>> = {
   iptables: (ctx) => new IptablesProxier({ family: ctx.family, exec: ctx.exec, metrics: ctx.metrics, log: ctx.log, ...(ctx.iptablesVariant ? { variant: ctx.iptablesVariant } : {}) }),
-  // Integrator: register the other modes here when their folders land (helper nftipvs):
-  //   nftables: (ctx) => new NftablesProxier(...)   from './nftables/proxier.js'
-  //   ipvs:     (ctx) => new IpvsProxier(...)       from './ipvs/proxier.js' (throws naming the missing module when the kernel has no IPVS)
+  nftables: (ctx) => createNftablesProxier({ family: ctx.family, exec: ctx.exec, metrics: ctx.metrics, log: ctx.log }),
+  // Throws IpvsUnavailableError naming the missing kernel modules where the kernel has no IPVS.
+  ipvs: (ctx) => createIpvsProxier({ family: ctx.family, exec: ctx.exec, log: ctx.log, scheduler: ctx.ipvsScheduler }),
 };
 
 /** Thrown when a mode is not built into this k8ts. */

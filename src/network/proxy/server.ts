@@ -109,7 +109,7 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
 
   const proxiers: FamilyProxier[] = [];
   for (const family of families) {
-    const ctx = { family, exec, metrics, log: log.child({ ipFamily: family, mode }), ...(o.iptablesVariant ? { iptablesVariant: o.iptablesVariant } : {}) };
+    const ctx = { family, exec, metrics, log: log.child({ ipFamily: family, mode }), ipvsScheduler: cfg.ipvs.scheduler, ...(o.iptablesVariant ? { iptablesVariant: o.iptablesVariant } : {}) };
     if (o.cleanupOtherModes ?? true) {
       const errs = await cleanupAllModes(ctx, mode);
       for (const e of errs) log.warn({ err: e }, 'could not remove the rules of another proxy mode');
