@@ -5,11 +5,12 @@ import { randomInt } from 'node:crypto';
 import * as packet from 'dns-packet';
 import type { Answer, DecodedPacket, OptAnswer, Question } from 'dns-packet';
 import type { PluginResult } from './kubernetesPlugin.js';
+import { ipv6Bytes } from './names.js';
 
 // dns-packet's per-record codecs exist at runtime but are missing from its type declarations.
 const codec = packet as unknown as {
-  question: { encodingLength(q: Question): number };
-  answer: { encodingLength(a: Answer): number };
+  answer: { encodingLength(a: Answer): number; encode(a: Answer, buf: Buffer, offset: number): Buffer };
+  name: { encodingLength(n: string): number };
 };
 
 const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
@@ -91,41 +92,244 @@ export interface ReplyOptions {
   extendedRcode?: number;
 }
 
-/** Encodes `result` as the reply to a query, truncated to `maxSize` with TC set if records had to go. */
+/**
+ * Encodes `result` as the reply to a query, with name compression (as every DNS server does, so as
+ * many records fit in 512 bytes as CoreDNS fits), truncated to `maxSize` with TC set if records
+ * had to go. dns-packet writes the record types it knows beyond those compressed here.
+ */
 export function encodeReply(result: PluginResult, o: ReplyOptions): Buffer {
   const rcode = o.extendedRcode ?? rcodeNumber(result.rcode);
   let flags = QR | (o.queryFlags & 0x7800) | (o.queryFlags & (RD | CD)) | (rcode & 0xf);
   if (result.authoritative) flags |= AA;
   if (result.recursionAvailable) flags |= RA;
   if (result.truncated) flags |= TC;
-  const additionals = [...result.additionals];
   const opt: OptAnswer | undefined = o.edns.present
     ? { name: '.', type: 'OPT', udpPayloadSize: o.edns.udpSize, extendedRcode: rcode >> 4, ednsVersion: 0, flags: o.edns.dnssecOk ? packet.DNSSEC_OK : 0, flag_do: o.edns.dnssecOk, options: [] }
     : undefined;
-  let answers = result.answers;
-  if (o.shuffle) {
-    answers = roundRobin(answers);
-  }
-  const full = { id: o.id, type: 'response' as const, flags, questions: [o.question], answers, authorities: result.authorities, additionals: opt ? [...roundRobin(additionals), opt] : roundRobin(additionals) };
-  const buf = packet.encode(full);
-  if (buf.length <= o.maxSize) return buf;
-  // Too big: keep the question and OPT, then as many records as fit, in section order.
-  let size = 12 + codec.question.encodingLength(o.question) + (opt ? codec.answer.encodingLength(opt) : 0);
-  const keep: [Answer[], Answer[], Answer[]] = [[], [], []];
+  const answers = o.shuffle ? roundRobin(result.answers) : result.answers;
+  const additionals = o.shuffle ? roundRobin(result.additionals) : result.additionals;
+  const w = new Writer(Math.min(o.maxSize, 65535) + 512);
+  w.u16(o.id);
+  w.u16(flags);
+  w.u16(1);
+  w.u16(0);
+  w.u16(0);
+  w.u16(0);
+  w.name(o.question.name, true);
+  w.u16(typeCode(o.question.type));
+  w.u16(classCode(o.question.class ?? 'IN'));
+  const optBytes = opt ? encodeWhole(opt) : undefined;
+  const limit = o.maxSize - (optBytes?.length ?? 0);
+  const counts = [0, 0, 0];
   let omitted = false;
-  const sections = [full.answers, full.authorities, additionals];
+  const sections = [answers, result.authorities, additionals];
   for (let s = 0; s < 3 && !omitted; s++) {
     for (const rr of sections[s]!) {
-      const len = codec.answer.encodingLength(rr);
-      if (size + len > o.maxSize) {
+      if (rr.type === 'OPT') continue;
+      const mark = w.mark();
+      w.record(rr);
+      if (w.pos > limit) {
+        w.rollback(mark);
         omitted = true;
         break;
       }
-      size += len;
-      keep[s]!.push(rr);
+      counts[s]!++;
     }
   }
-  return packet.encode({ ...full, flags: flags | (omitted ? TC : 0), answers: keep[0], authorities: keep[1], additionals: opt ? [...keep[2], opt] : keep[2] });
+  if (optBytes) {
+    w.bytes(optBytes);
+    counts[2]!++;
+  }
+  const out = w.finish();
+  out.writeUInt16BE(flags | (omitted ? TC : 0), 2);
+  out.writeUInt16BE(counts[0]!, 6);
+  out.writeUInt16BE(counts[1]!, 8);
+  out.writeUInt16BE(counts[2]!, 10);
+  return out;
+}
+
+function typeNumber(t: string): number {
+  const known: Record<string, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, SRV: 33, NAPTR: 35, OPT: 41, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, TLSA: 52, SVCB: 64, HTTPS: 65, SPF: 99, AXFR: 252, IXFR: 251, ANY: 255, CAA: 257 };
+  const n = known[t];
+  if (n !== undefined) return n;
+  const m = /^UNKNOWN_(\d+)$/i.exec(t) ?? /^TYPE(\d+)$/i.exec(t);
+  if (m) return Number(m[1]);
+  // Every other name dns-packet knows: it tells us by encoding a question with it.
+  const q = packet.encode({ questions: [{ name: '', type: t as Question['type'] }] });
+  return q.readUInt16BE(13);
+}
+
+const typeCache = new Map<string, number>();
+function typeCode(t: string): number {
+  let n = typeCache.get(t);
+  if (n === undefined) {
+    n = typeNumber(t);
+    typeCache.set(t, n);
+  }
+  return n;
+}
+
+function classCode(c: string): number {
+  switch (c) {
+    case 'IN':
+      return 1;
+    case 'CS':
+      return 2;
+    case 'CH':
+      return 3;
+    case 'HS':
+      return 4;
+    case 'ANY':
+      return 255;
+    default: {
+      const m = /^UNKNOWN_(\d+)$/i.exec(c);
+      return m ? Number(m[1]) : 1;
+    }
+  }
+}
+
+/** A whole record as dns-packet writes it (uncompressed). */
+function encodeWhole(rr: Answer): Buffer {
+  const len = codec.answer.encodingLength(rr);
+  const buf = Buffer.alloc(len);
+  codec.answer.encode(rr, buf, 0);
+  return buf;
+}
+
+/** A message buffer with a compression table of the names written so far. */
+class Writer {
+  private buf: Buffer;
+  pos = 0;
+  private readonly names = new Map<string, number>();
+  private added: string[] = [];
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u16(v: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16BE(v & 0xffff, this.pos);
+    this.pos += 2;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  bytes(b: Buffer): void {
+    this.ensure(b.length);
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
+  }
+
+  mark(): { pos: number; added: number } {
+    return { pos: this.pos, added: this.added.length };
+  }
+
+  rollback(m: { pos: number; added: number }): void {
+    this.pos = m.pos;
+    for (const n of this.added.splice(m.added)) this.names.delete(n);
+  }
+
+  /** Writes a name, pointing at an earlier copy of its longest known suffix when `compress`. */
+  name(name: string, compress: boolean): void {
+    const trimmed = name.replace(/^\.|\.$/g, '');
+    const labels = trimmed === '' ? [] : trimmed.split('.');
+    for (let i = 0; i < labels.length; i++) {
+      const suffix = labels.slice(i).join('.').toLowerCase();
+      if (compress) {
+        const at = this.names.get(suffix);
+        if (at !== undefined) {
+          this.u16(0xc000 | at);
+          return;
+        }
+        if (this.pos < 0x3fff) {
+          this.names.set(suffix, this.pos);
+          this.added.push(suffix);
+        }
+      }
+      const label = Buffer.from(labels[i]!, 'utf8');
+      if (label.length > 63 || label.length === 0) throw new Error(`invalid DNS label in ${name}`);
+      this.u8(label.length);
+      this.bytes(label);
+    }
+    this.u8(0);
+  }
+
+  record(rr: Answer): void {
+    const r = rr as Answer & { ttl?: number; class?: string; data?: unknown };
+    const simple = r.type === 'A' || r.type === 'AAAA' || r.type === 'CNAME' || r.type === 'PTR' || r.type === 'NS' || r.type === 'SOA' || r.type === 'SRV' || r.type === 'MX';
+    if (!simple) {
+      // Owner name compressed; type, class, TTL and RDATA exactly as dns-packet encodes them.
+      const whole = encodeWhole(rr);
+      const ownerLen = codec.name.encodingLength(rr.name);
+      this.name(rr.name, true);
+      this.bytes(whole.subarray(ownerLen));
+      return;
+    }
+    this.name(r.name, true);
+    this.u16(typeCode(r.type));
+    this.u16(classCode(r.class ?? 'IN'));
+    this.u32(r.ttl ?? 0);
+    const lenAt = this.pos;
+    this.u16(0);
+    const start = this.pos;
+    switch (rr.type) {
+      case 'A':
+        for (const part of rr.data.split('.')) this.u8(Number(part));
+        break;
+      case 'AAAA':
+        for (const b of ipv6Bytes(rr.data)) this.u8(b);
+        break;
+      case 'CNAME':
+      case 'PTR':
+      case 'NS':
+        this.name(rr.data, true);
+        break;
+      case 'MX':
+        this.u16(rr.data.preference ?? 0);
+        this.name(rr.data.exchange, true);
+        break;
+      case 'SOA':
+        this.name(rr.data.mname, true);
+        this.name(rr.data.rname, true);
+        this.u32(rr.data.serial ?? 0);
+        this.u32(rr.data.refresh ?? 0);
+        this.u32(rr.data.retry ?? 0);
+        this.u32(rr.data.expire ?? 0);
+        this.u32(rr.data.minimum ?? 0);
+        break;
+      case 'SRV':
+        this.u16(rr.data.priority ?? 0);
+        this.u16(rr.data.weight ?? 0);
+        this.u16(rr.data.port);
+        // RFC 2782: the target is never compressed.
+        this.name(rr.data.target, false);
+        break;
+      default:
+        break;
+    }
+    this.buf.writeUInt16BE(this.pos - start, lenAt);
+  }
+
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
 }
 
 /**

@@ -55,8 +55,8 @@ describe('encoding replies that fit the client', () => {
   const table: Array<[string, number, { present: boolean; udpSize: number; version: number; dnssecOk: boolean }, number, boolean, number]> = [
     // [what, records, edns, maxSize, want TC, want answers]
     ['a small answer is sent whole without TC', 3, noEdns, 512, false, 3],
-    ['an answer over 512 bytes without EDNS is cut to fit and sets TC', 40, noEdns, 512, true, 10],
-    ['an EDNS buffer of 1232 lets more records through', 40, { present: true, udpSize: 1232, version: 0, dnssecOk: false }, 1232, true, 26],
+    ['an answer over 512 bytes without EDNS is cut to fit (names compressed) and sets TC', 40, noEdns, 512, true, 29],
+    ['an EDNS buffer of 1232 lets more records through', 100, { present: true, udpSize: 1232, version: 0, dnssecOk: false }, 1232, true, 73],
     ['over TCP the whole answer goes', 40, noEdns, 65535, false, 40],
   ];
   for (const [what, n, edns, max, tc, count] of table) {
@@ -71,6 +71,34 @@ describe('encoding replies that fit the client', () => {
       assert.equal(d.additionals?.some((a) => a.type === 'OPT'), edns.present);
     });
   }
+  it('compressed replies decode to the same records, of every type the server writes', () => {
+    const result: PluginResult = {
+      rcode: 'NXDOMAIN',
+      answers: [
+        { name: 'x.svc.cluster.local', type: 'CNAME', class: 'IN', ttl: 5, data: 'y.svc.cluster.local' },
+        { name: 'y.svc.cluster.local', type: 'AAAA', class: 'IN', ttl: 5, data: 'fd00::1' },
+        { name: '_h._tcp.y.svc.cluster.local', type: 'SRV', class: 'IN', ttl: 5, data: { priority: 0, weight: 100, port: 80, target: 'y.svc.cluster.local' } },
+        { name: '1.0.0.10.in-addr.arpa', type: 'PTR', class: 'IN', ttl: 5, data: 'y.svc.cluster.local' },
+        { name: 'dns-version.cluster.local', type: 'TXT', class: 'IN', ttl: 5, data: ['1.1.0'] },
+        { name: 'cluster.local', type: 'MX', class: 'IN', ttl: 5, data: { preference: 10, exchange: 'mail.cluster.local' } },
+      ],
+      authorities: [{ name: 'cluster.local', type: 'SOA', class: 'IN', ttl: 30, data: { mname: 'ns.dns.cluster.local', rname: 'hostmaster.cluster.local', serial: 7, refresh: 7200, retry: 1800, expire: 86400, minimum: 30 } }],
+      additionals: [{ name: 'cluster.local', type: 'NS', class: 'IN', ttl: 5, data: 'ns.dns.cluster.local' }],
+      authoritative: true,
+      plugin: 'kubernetes',
+    };
+    const out = encodeReply(result, { ...base, edns: { present: true, udpSize: 4096, version: 0, dnssecOk: true }, maxSize: 4096 });
+    const d = packet.decode(out);
+    assert.equal((d as unknown as { rcode: string }).rcode, 'NXDOMAIN');
+    // dns-packet turns TXT strings into Buffers (also in the records it encodes): compare as text.
+    const strip = (rs: Answer[] | undefined) => (rs ?? []).filter((r) => r.type !== 'OPT').map((r) => ({ ...r, flush: false, data: r.type === 'TXT' ? (r.data as Buffer[]).map(String) : r.data }));
+    assert.deepEqual(strip(d.answers), strip(result.answers));
+    assert.deepEqual(strip(d.authorities), strip(result.authorities));
+    assert.deepEqual(strip(d.additionals), strip(result.additionals));
+    const opt = d.additionals?.find((a) => a.type === 'OPT');
+    assert.equal(opt?.type === 'OPT' && opt.flag_do, true);
+    assert.ok(out.length < packet.encode({ ...d, id: 7 }).length, 'smaller than without compression');
+  });
   it('round_robin keeps CNAMEs first and shuffles address records', () => {
     const r: Answer[] = [{ name: 'a', type: 'CNAME', data: 'b' }, ...manyA(8).answers];
     const orders = new Set<string>();
