@@ -46,6 +46,8 @@ export async function runDnsCommand(opts: DnsCommandOptions): Promise<void> {
     process.once('SIGINT', () => process.exit(0));
     await running.stop();
   };
+  // CoreDNS reloads its Corefile on SIGUSR1.
+  process.on('SIGUSR1', () => running.reload());
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
   const reason = await running.done;

@@ -101,8 +101,12 @@ export class ResponseCache {
     return undefined;
   }
 
-  /** Stores `result` if it is cacheable; returns what happened, for the metrics. */
-  put(key: string, name: string, result: PluginResult): { stored?: CacheType; evicted?: boolean } {
+  /**
+   * Stores `result` if it is cacheable; returns what happened, for the metrics, and the reply to
+   * send now: with TTLs capped as later hits will show them (CoreDNS does the same, so a client
+   * never sees 300 then 29).
+   */
+  put(key: string, name: string, result: PluginResult): { stored?: CacheType; evicted?: boolean; reply?: PluginResult } {
     if (result.truncated) return {};
     const kind = classify(result);
     if (kind === 'other') return {};
@@ -123,7 +127,9 @@ export class ResponseCache {
     if (ttl <= 0) return {};
     const store = isSuccess ? this.success : this.denial;
     const evicted = store.set(key, { result, ttl, storedAt: this.now() });
-    return { stored: isSuccess ? 'success' : 'denial', evicted };
+    const shown = this.cfg.keepTtl ? undefined : ttl;
+    const reply = { ...result, answers: withTtl(result.answers, shown), authorities: withTtl(result.authorities, shown), additionals: withTtl(result.additionals, shown) };
+    return { stored: isSuccess ? 'success' : 'denial', evicted, reply };
   }
 }
 

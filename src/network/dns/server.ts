@@ -66,6 +66,8 @@ export interface RunningDns {
   index: ClusterIndex;
   /** The kubernetes plugin has synced (what /ready reports). */
   ready(): boolean;
+  /** Re-reads the Corefile file now (as the reload plugin does periodically, and CoreDNS on SIGUSR1); true if a changed, valid one was applied. */
+  reload(): boolean;
   /** Resolves when the server stops, with the reason if it stopped by itself (loop detected). */
   done: Promise<string | undefined>;
   stop(): Promise<void>;
@@ -173,6 +175,7 @@ export class DnsServer {
       metrics: this.metrics,
       index: this.index,
       ready: () => this.isReady(),
+      reload: () => (this.opts.corefilePath ? this.checkReload(this.opts.corefilePath) : false),
       done: this.done,
       stop: () => this.stop(),
     };
@@ -475,6 +478,7 @@ export class DnsServer {
       if (put.evicted) this.metrics.cacheEvictions.labels(this.serverLabel, put.stored, zonesLabel, '').inc();
       this.metrics.cacheEntries.labels(this.serverLabel, 'success', zonesLabel, '').set(cache.success.items.size);
       this.metrics.cacheEntries.labels(this.serverLabel, 'denial', zonesLabel, '').set(cache.denial.items.size);
+      return put.reply ?? result;
     }
     return result;
   }
