@@ -1,7 +1,7 @@
 // What the DNS server knows of the cluster: Services, the ready addresses of their EndpointSlices
 // and Namespaces, reduced to what names need and indexed by name and by IP. Fed by informers (or
 // any list of objects); every change bumps `generation`, which invalidates memoized answers.
-import type { Namespace, Service } from 'kubernetes-types/core/v1.js';
+import type { Namespace, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { canonicalIP } from './names.js';
 
@@ -92,6 +92,9 @@ export class ClusterIndex {
   private readonly servicesByIP = new Map<string, ServiceEntry[]>();
   private readonly slicesByIP = new Map<string, SliceEntry[]>();
   private readonly namespaces = new Set<string>();
+  /** Pod IP → `namespace/name` of the pods with it (kept only for "pods verified"). */
+  private readonly podsByIP = new Map<string, Set<string>>();
+  private readonly podIPs = new Map<string, string[]>();
   private synced: () => boolean = () => true;
 
   /** How the index learns it has seen the whole cluster (informers synced). */
@@ -185,6 +188,39 @@ export class ClusterIndex {
   deleteNamespace(ns: Readonly<Namespace>): void {
     if (ns.metadata?.name) this.namespaces.delete(ns.metadata.name);
     this.touch();
+  }
+
+  upsertPod(pod: Readonly<Pod>): void {
+    const key = `${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? ''}`;
+    this.removePod(key);
+    const ips = (pod.status?.podIPs?.map((p) => p.ip ?? '') ?? (pod.status?.podIP ? [pod.status.podIP] : [])).filter((ip) => ip !== '').map(canonicalIP);
+    for (const ip of ips) {
+      const set = this.podsByIP.get(ip) ?? new Set<string>();
+      set.add(key);
+      this.podsByIP.set(ip, set);
+    }
+    this.podIPs.set(key, ips);
+    this.touch();
+  }
+
+  deletePod(pod: Readonly<Pod>): void {
+    this.removePod(`${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? ''}`);
+    this.touch();
+  }
+
+  private removePod(key: string): void {
+    for (const ip of this.podIPs.get(key) ?? []) {
+      const set = this.podsByIP.get(ip);
+      set?.delete(key);
+      if (set && set.size === 0) this.podsByIP.delete(ip);
+    }
+    this.podIPs.delete(key);
+  }
+
+  /** Whether a pod in `namespace` has address `ip` ("pods verified"). */
+  podExists(namespace: string, ip: string): boolean {
+    for (const key of this.podsByIP.get(canonicalIP(ip)) ?? []) if (key.startsWith(`${namespace}/`)) return true;
+    return false;
   }
 
   namespaceExists(name: string): boolean {

@@ -228,7 +228,8 @@ export class KubernetesPlugin {
     if (r.service === '') return { found: [] };
     const ip = podLabelToIP(r.service);
     if (!ip) return { found: [], err: 'noItems' };
-    // insecure: any well-formed address answers. verified would need a Pod informer (not supported).
+    // insecure: any well-formed address answers; verified: only addresses of pods in that namespace.
+    if (this.cfg.podMode === 'verified' && !this.index.podExists(r.namespace, ip)) return { found: [], err: 'noItems' };
     return { found: [{ host: ip, port: 0, domain: `${r.service}.${r.namespace}.pod.${zone}` }] };
   }
 

@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import * as packet from 'dns-packet';
 import type { DecodedPacket, Question } from 'dns-packet';
 import type { Counter, Histogram } from 'prom-client';
-import type { Namespace, Service } from 'kubernetes-types/core/v1.js';
+import type { Namespace, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { loadClientConfig, loadKubeconfigConfig, type ClientConfig } from '../../client/config.js';
 import { SharedInformerFactory } from '../../client/informerFactory.js';
@@ -36,7 +36,7 @@ export interface StartDnsOptions {
   client?: RestClient;
   kubeconfig?: string;
   /** Serve these objects instead of watching a cluster (benchmarks, tools); the index counts as synced. */
-  objects?: { services?: Service[]; endpointSlices?: EndpointSlice[]; namespaces?: Namespace[] };
+  objects?: { services?: Service[]; endpointSlices?: EndpointSlice[]; namespaces?: Namespace[]; pods?: Pod[] };
   /** Overrides the server blocks' port (like CoreDNS's -dns.port); 0 = a free port. */
   dnsPort?: number;
   /** Address(es) to listen on, overriding `bind` (default: every IPv4 address). */
@@ -227,6 +227,7 @@ export class DnsServer {
       for (const ns of this.opts.objects.namespaces ?? []) this.index.upsertNamespace(ns);
       for (const s of this.opts.objects.services ?? []) this.index.upsertService(s);
       for (const s of this.opts.objects.endpointSlices ?? []) this.index.upsertSlice(s);
+      for (const p of this.opts.objects.pods ?? []) this.index.upsertPod(p);
       return;
     }
     this.client = this.opts.client;
@@ -249,6 +250,10 @@ export class DnsServer {
     bind<Service>('', 'services', (o) => this.index.upsertService(o), (o) => this.index.deleteService(o));
     bind<EndpointSlice>('discovery.k8s.io', 'endpointslices', (o) => this.index.upsertSlice(o), (o) => this.index.deleteSlice(o));
     bind<Namespace>('', 'namespaces', (o) => this.index.upsertNamespace(o), (o) => this.index.deleteNamespace(o));
+    // Pods are watched only when pod names are verified against them (CoreDNS does the same).
+    if (this.config.blocks.some((b) => b.kubernetes?.podMode === 'verified')) {
+      bind<Pod>('', 'pods', (o) => this.index.upsertPod(o), (o) => this.index.deletePod(o));
+    }
     this.index.setSyncedCheck(() => registrations.every((r) => r.hasSynced()));
     factory.start(this.abort.signal);
     // Serve only once the cluster is known (or after a timeout, then answering SERVFAIL until synced).

@@ -172,6 +172,15 @@ describe('kubernetes plugin states', () => {
     const ttl = (await k.resolve('kubernetes.default.svc.cluster.local.', 'A', upstream)) as PluginResult;
     assert.equal((ttl.answers[0] as { ttl?: number }).ttl, 5, 'the plugin default ttl is 5');
   });
+  it('pods verified answers only addresses of pods in that namespace', async () => {
+    const { k, index } = plugin({ corefile: '.:53 {\n kubernetes cluster.local {\n pods verified\n }\n}' });
+    index.upsertPod({ metadata: { name: 'p', namespace: 'shop' }, status: { podIP: '10.244.9.9', podIPs: [{ ip: '10.244.9.9' }] } });
+    assert.equal(((await k.resolve('10-244-9-9.shop.pod.cluster.local.', 'A', upstream)) as PluginResult).rcode, 'NOERROR');
+    assert.equal(((await k.resolve('10-244-9-9.default.pod.cluster.local.', 'A', upstream)) as PluginResult).rcode, 'NXDOMAIN');
+    assert.equal(((await k.resolve('10-244-9-8.shop.pod.cluster.local.', 'A', upstream)) as PluginResult).rcode, 'NXDOMAIN');
+    index.deletePod({ metadata: { name: 'p', namespace: 'shop' } });
+    assert.equal(((await k.resolve('10-244-9-9.shop.pod.cluster.local.', 'A', upstream)) as PluginResult).rcode, 'NXDOMAIN');
+  });
   it('the namespaces option hides every other namespace', async () => {
     const { k } = plugin({ corefile: '.:53 {\n kubernetes cluster.local {\n namespaces shop\n }\n}' });
     assert.equal(((await k.resolve('kubernetes.default.svc.cluster.local.', 'A', upstream)) as PluginResult).rcode, 'NXDOMAIN');
