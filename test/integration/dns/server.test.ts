@@ -194,6 +194,53 @@ describe('DNS server over UDP and TCP', { skip }, () => {
   });
 });
 
+describe('DNS server robustness and readiness', { skip }, () => {
+  it('answers every mangled query with a well-formed reply and keeps serving', async () => {
+    const dns = await startDns({ corefile: '.:53 {\n kubernetes cluster.local in-addr.arpa ip6.arpa\n loadbalance\n}', objects: standardObjects(), dnsPort: 0, listen: ['127.0.0.1'] });
+    try {
+      const seeds = [
+        encodeQuery('web.default.svc.cluster.local', 'A', { udpSize: 1232 }),
+        encodeQuery('_http._tcp.web.default.svc.cluster.local', 'SRV'),
+        encodeQuery('1.0.96.10.in-addr.arpa', 'PTR'),
+      ];
+      let seed = 12345;
+      const rand = (n: number) => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+      };
+      for (let i = 0; i < 400; i++) {
+        const q = Buffer.from(seeds[i % seeds.length]!);
+        for (let flips = 1 + rand(4); flips > 0; flips--) q[12 + rand(q.length - 12)] = rand(256);
+        const cut = rand(5) === 0 ? q.subarray(0, 12 + rand(q.length - 12)) : q;
+        const reply = await udpExchange(dns.port, cut, 1000);
+        assert.ok(reply, `query ${i} (${cut.toString('hex')}) got a reply`);
+        assert.equal(reply.readUInt16BE(0), cut.readUInt16BE(0));
+        assert.ok(reply.readUInt16BE(2) & 0x8000, 'QR set');
+        packet.decode(reply);
+      }
+      assert.equal(digStatus(await dig(dns.port, ['kubernetes.default.svc.cluster.local'])), 'NOERROR');
+      assert.match(await dns.metrics.registry.getSingleMetricAsString('coredns_panics_total'), /coredns_panics_total 0/);
+    } finally {
+      await dns.stop();
+    }
+  });
+  it('is not ready and answers SERVFAIL for unknown names until the API has been listed', async () => {
+    const { RestClient } = await import('../../../src/client/restClient.js');
+    const client = new RestClient({ server: 'http://127.0.0.1:1' }, { maxConnectionRetries: 0 });
+    const dns = await startDns({ corefile: '.:53 {\n ready\n kubernetes cluster.local\n}', client, dnsPort: 0, listen: ['127.0.0.1'], readyAddress: '127.0.0.1:0', startupSyncTimeoutMs: 200 });
+    try {
+      assert.equal(dns.ready(), false);
+      const r = await fetch(`http://127.0.0.1:${dns.readyPort}/ready`);
+      assert.equal(r.status, 503);
+      assert.equal(await r.text(), 'kubernetes');
+      assert.equal(digStatus(await dig(dns.port, ['web.default.svc.cluster.local'])), 'SERVFAIL');
+    } finally {
+      await dns.stop();
+      client.close();
+    }
+  });
+});
+
 describe('DNS server configuration at run time', { skip }, () => {
   it('detects a forwarding loop to itself and stops, as the loop plugin does', async () => {
     const tmp = tempDir('k8ts-dns-loop-');
