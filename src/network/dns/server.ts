@@ -160,7 +160,8 @@ export class DnsServer {
     const listen = this.opts.listen ?? (first.bind.length > 0 ? first.bind : ['0.0.0.0']);
     this.port = await this.listen(listen, port);
     this.addresses = listen;
-    this.serverLabel = `dns://${listen.length === 1 && listen[0] !== '0.0.0.0' ? listen[0] : ''}:${first.port}`;
+    // CoreDNS names a server by what it listens on: dns://:53, or dns://10.0.0.1:53 with bind.
+    this.serverLabel = `dns://${listen.length === 1 && listen[0] !== '0.0.0.0' ? listen[0] : ''}:${this.port}`;
     for (const b of this.blocks) for (const z of b.cfg.zones) for (const name of this.pluginNames(b)) this.metrics.pluginEnabled.labels(this.serverLabel, z, '', name).set(1);
     await this.startHttp();
     this.startReload();
