@@ -11,7 +11,7 @@ import type { ForwardPluginConfig } from './corefile.js';
 import { CorefileError, matchZone, upstreamAddress } from './corefile.js';
 import type { PluginResult } from './kubernetesPlugin.js';
 import type { DnsMetrics } from './metrics.js';
-import { rcodeName } from './wire.js';
+import { encodeQuery, rcodeName } from './wire.js';
 
 /** Nameservers of a resolv.conf file, as `ip:53` (IPv6 bracketed). */
 export function parseResolvConf(text: string): string[] {
@@ -71,6 +71,9 @@ export class Forwarder {
   private inflight = 0;
   private rr = 0;
   private closed = false;
+  /** Consecutive failures per upstream; at max_fails an upstream is down until a health check passes. */
+  private readonly fails = new Map<string, number>();
+  private healthTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly cfg: ForwardPluginConfig,
@@ -119,6 +122,7 @@ export class Forwarder {
             decoded = this.check(reply, question);
           }
           const rcode = rcodeName((decoded.flags ?? 0) & 0xf);
+          this.fails.set(to, 0);
           this.metrics.forwardResponses.labels(to, rcode).inc();
           this.metrics.proxyDuration.labels('forward', to, rcode).observe(Number(process.hrtime.bigint() - started) / 1e9);
           return {
@@ -133,6 +137,7 @@ export class Forwarder {
           };
         } catch (err) {
           lastError = `${to}: ${(err as Error).message}`;
+          this.markFailed(to);
         }
       }
       return { rcode: 'SERVFAIL', answers: [], authorities: [], additionals: [], authoritative: false, plugin: this.name, error: lastError };
@@ -141,7 +146,45 @@ export class Forwarder {
     }
   }
 
+  private down(to: string): boolean {
+    return this.cfg.maxFails > 0 && (this.fails.get(to) ?? 0) >= this.cfg.maxFails;
+  }
+
+  private markFailed(to: string): void {
+    this.fails.set(to, (this.fails.get(to) ?? 0) + 1);
+    if (this.down(to) && !this.healthTimer && !this.closed) this.healthTimer = setTimeout(() => void this.healthCheck(), this.cfg.healthCheckMs);
+  }
+
+  /** Asks each down upstream for ". IN NS" (as CoreDNS's health check); an answer brings it back. */
+  private async healthCheck(): Promise<void> {
+    this.healthTimer = undefined;
+    if (this.closed) return;
+    const probe = encodeQuery('.', 'NS');
+    await Promise.all(
+      this.upstreams.filter((u) => this.down(u)).map(async (to) => {
+        try {
+          await this.exchange(to, probe, this.cfg.forceTcp, Math.min(this.timeouts.attemptMs, 1000));
+          this.fails.set(to, 0);
+        } catch {
+          this.metrics.proxyHealthcheckFailures.labels('forward', to).inc();
+        }
+      }),
+    );
+    if (this.upstreams.every((u) => this.down(u))) this.metrics.forwardHealthcheckBroken.inc();
+    if (!this.closed && this.upstreams.some((u) => this.down(u))) {
+      this.healthTimer = setTimeout(() => void this.healthCheck(), this.cfg.healthCheckMs);
+      this.healthTimer.unref();
+    }
+  }
+
+  /** Upstreams in policy order, healthy ones first (when every one is down, all are tried anyway). */
   private order(): string[] {
+    const healthy = this.policyOrder().filter((u) => !this.down(u));
+    const down = this.upstreams.filter((u) => this.down(u));
+    return healthy.length > 0 ? [...healthy, ...down] : this.policyOrder();
+  }
+
+  private policyOrder(): string[] {
     const list = [...this.upstreams];
     if (this.cfg.policy === 'sequential') return list;
     if (this.cfg.policy === 'round_robin') {
@@ -258,6 +301,7 @@ export class Forwarder {
 
   close(): void {
     this.closed = true;
+    if (this.healthTimer) clearTimeout(this.healthTimer);
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();
     for (const s of this.sockets.values()) s.close();

@@ -10,6 +10,7 @@ import { encodeQuery } from '../../../src/network/dns/wire.js';
 import { dig, digAvailable, digFlags, digSection, digStatus, nslookup } from '../../support/dig.js';
 import { startFakeUpstream, tcpExchange, udpExchange, type FakeUpstream } from '../../support/fakeDnsUpstream.js';
 import { tempDir } from '../../support/tmp.js';
+import { waitFor } from '../../support/waitFor.js';
 import { endpointSlice, headlessService, standardObjects } from '../../unit/network/dns/fixtures.js';
 
 const skip = digAvailable() ? false : 'dig is not installed (apt-get install bind9-dnsutils)';
@@ -242,6 +243,34 @@ describe('DNS server robustness and readiness', { skip }, () => {
 });
 
 describe('DNS server configuration at run time', { skip }, () => {
+  it('skips an upstream that stopped answering until a health check finds it back', async () => {
+    const good = await startFakeUpstream();
+    good.records.set('example.org', [{ name: 'example.org', type: 'A', class: 'IN', ttl: 60, data: '203.0.113.1' }]);
+    const dead = await startFakeUpstream();
+    dead.silent.add('example.org');
+    dead.silent.add('.');
+    const dns = await startDns({ corefile: `.:53 {\n forward . ${dead.address} ${good.address} {\n policy sequential\n max_fails 2\n health_check 100ms\n }\n}\n`, dnsPort: 0, listen: ['127.0.0.1'], forwardTimeouts: { attemptMs: 200, totalMs: 2000 } });
+    try {
+      for (let i = 0; i < 2; i++) assert.equal(digStatus(await dig(dns.port, ['example.org'])), 'NOERROR');
+      const askedDead = dead.queries.filter((q) => q.startsWith('example.org')).length;
+      assert.equal(askedDead, 2, 'the first two queries tried the dead upstream first');
+      const t0 = Date.now();
+      assert.equal(digStatus(await dig(dns.port, ['example.org'])), 'NOERROR');
+      assert.ok(Date.now() - t0 < 150, 'the third went straight to the good upstream');
+      assert.equal(dead.queries.filter((q) => q.startsWith('example.org')).length, askedDead);
+      // Health checks (". NS") keep probing the dead one; once it answers it is used again.
+      await waitFor('a failed health check', async () => /to="127\.0\.0\.1:\d+"\} [1-9]/.test(await dns.metrics.registry.getSingleMetricAsString('coredns_proxy_healthcheck_failures_total')), 3000, 50);
+      dead.silent.clear();
+      await waitFor('the dead upstream to be healthy', async () => dead.queries.at(-1) === '. NS udp', 3000, 50);
+      await new Promise((r) => setTimeout(r, 200));
+      await dig(dns.port, ['example.org']);
+      assert.equal(dead.queries.filter((q) => q.startsWith('example.org')).length, askedDead + 1);
+    } finally {
+      await dns.stop();
+      await good.stop();
+      await dead.stop();
+    }
+  });
   it('a second server block sends its zone to its own upstream (a stub domain)', async () => {
     const main = await startFakeUpstream();
     const consul = await startFakeUpstream();
