@@ -203,7 +203,7 @@ export class KubernetesPlugin {
     return r.podOrSvc === 'pod' ? this.findPods(r, zone) : this.findServices(r, zone);
   }
 
-  /** CoreDNS's Services(): records() plus the special names (dns-version TXT, ns.dns, NS). */
+  /** CoreDNS's Services(): records() plus the special names (dns-version TXT, ns.dns.<zone>). */
   private services(name: string, zone: string, qtype: string): Lookup {
     if (qtype === 'TXT') {
       const base = name === zone ? '' : name.slice(0, name.length - zone.length - 1);
@@ -212,7 +212,6 @@ export class KubernetesPlugin {
       if (l.found.length > 0) return { found: [] };
       return { found: [], err: 'noItems' };
     }
-    if (qtype === 'NS') return { found: this.nsAddrs(zone).map((a) => ({ host: a.ip, port: 0, domain: a.name })) };
     if (name === `ns.dns.${zone}`) {
       const want = qtype === 'AAAA' ? 'AAAA' : 'A';
       return { found: this.nsAddrs(zone).filter((a) => hostType(a.ip) === want && qtype !== 'SRV').map((a) => ({ host: a.ip, port: 0, domain: name })) };

@@ -249,7 +249,15 @@ export class DnsServer {
       registrations.push(factory.informerFor<T>(group, 'v1', plural).addEventHandler(handler));
     };
     bind<Service>('', 'services', (o) => this.index.upsertService(o), (o) => this.index.deleteService(o));
-    bind<EndpointSlice>('discovery.k8s.io', 'endpointslices', (o) => this.index.upsertSlice(o), (o) => this.index.deleteSlice(o));
+    bind<EndpointSlice>(
+      'discovery.k8s.io',
+      'endpointslices',
+      (o) => {
+        this.index.upsertSlice(o);
+        this.observeProgramming(o);
+      },
+      (o) => this.index.deleteSlice(o),
+    );
     bind<Namespace>('', 'namespaces', (o) => this.index.upsertNamespace(o), (o) => this.index.deleteNamespace(o));
     // Pods are watched only when pod names are verified against them (CoreDNS does the same).
     if (this.config.blocks.some((b) => b.kubernetes?.podMode === 'verified')) {
@@ -263,6 +271,20 @@ export class DnsServer {
       await new Promise((r) => setTimeout(r, 50));
     }
     if (!this.index.hasSynced()) this.log.warn('starting server with unsynced Kubernetes API');
+  }
+
+  /**
+   * How long an endpoint change took to reach DNS, from the trigger time the EndpointSlice
+   * controller stamps on the slice; CoreDNS reports it for headless services with a selector.
+   */
+  private observeProgramming(slice: Readonly<EndpointSlice>): void {
+    const trigger = slice.metadata?.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'];
+    const svcName = slice.metadata?.labels?.['kubernetes.io/service-name'];
+    if (!trigger || !svcName) return;
+    const svc = this.index.service(svcName, slice.metadata?.namespace ?? 'default');
+    if (!svc?.headless) return;
+    const ms = Date.now() - Date.parse(trigger);
+    if (Number.isFinite(ms) && ms >= 0) this.metrics.kubernetesProgramming.labels('headless_with_selector').observe(ms / 1000);
   }
 
   private async listen(addresses: string[], port: number): Promise<number> {
