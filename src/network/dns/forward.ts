@@ -55,19 +55,14 @@ function splitHostPort(addr: string): { host: string; port: number } {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
-interface Pending {
-  resolve(buf: Buffer): void;
-  timer: NodeJS.Timeout;
-}
-
 const ATTEMPT_TIMEOUT_MS = 2000;
 const TOTAL_TIMEOUT_MS = 5000;
 
 export class Forwarder {
   readonly name = 'forward';
   private readonly upstreams: string[];
-  private readonly sockets = new Map<string, dgram.Socket>();
-  private readonly pending = new Map<string, Pending>();
+  /** UDP exchanges in flight, each with its way to end (close() ends them all). */
+  private readonly exchanges = new Set<(err: Error) => void>();
   private inflight = 0;
   private rr = 0;
   private closed = false;
@@ -212,56 +207,39 @@ export class Forwarder {
     return tcp ? this.exchangeTcp(to, query, timeoutMs) : this.exchangeUdp(to, query, timeoutMs);
   }
 
-  private socketFor(host: string): dgram.Socket {
-    const family = net.isIPv6(host) ? 'udp6' : 'udp4';
-    let s = this.sockets.get(family);
-    if (!s) {
-      s = dgram.createSocket(family);
-      s.on('message', (msg, rinfo) => {
-        if (msg.length < 2) return;
-        const key = `${rinfo.address}|${rinfo.port}|${msg.readUInt16BE(0)}`;
-        const p = this.pending.get(key);
-        if (!p) return;
-        this.pending.delete(key);
-        clearTimeout(p.timer);
-        p.resolve(msg);
-      });
-      s.on('error', () => undefined);
-      s.unref();
-      this.sockets.set(family, s);
-    }
-    return s;
-  }
-
+  /**
+   * One UDP exchange on a socket of its own: a fresh random source port and a random ID per query
+   * (as CoreDNS's connections), so an off-path spoofer has 32 bits to guess, not 16.
+   */
   private exchangeUdp(to: string, query: Buffer, timeoutMs: number): Promise<Buffer> {
     const { host, port } = splitHostPort(to);
-    const sock = this.socketFor(host);
-    let id: number;
-    let key: string;
-    do {
-      id = randomInt(65536);
-      key = `${host}|${port}|${id}`;
-    } while (this.pending.has(key));
+    const id = randomInt(65536);
     const out = Buffer.from(query);
     out.writeUInt16BE(id, 0);
     return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(key);
-        reject(new Error(`i/o timeout after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(key, {
-        resolve: (buf) => {
-          const copy = Buffer.from(buf);
-          copy.writeUInt16BE(query.readUInt16BE(0), 0);
-          resolve(copy);
-        },
-        timer,
-      });
-      sock.send(out, port, host, (err) => {
-        if (!err) return;
+      const sock = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+      let finished = false;
+      const done = (err: Error | undefined, buf?: Buffer) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
-        this.pending.delete(key);
-        reject(err);
+        this.exchanges.delete(done);
+        sock.close();
+        if (err) reject(err);
+        else resolve(buf!);
+      };
+      this.exchanges.add(done);
+      const timer = setTimeout(() => done(new Error(`i/o timeout after ${timeoutMs} ms`)), timeoutMs);
+      sock.on('message', (msg, rinfo) => {
+        // Only the upstream, answering this ID, counts; anything else is ignored.
+        if (msg.length < 2 || rinfo.port !== port || rinfo.address !== host || msg.readUInt16BE(0) !== id) return;
+        const copy = Buffer.from(msg);
+        copy.writeUInt16BE(query.readUInt16BE(0), 0);
+        done(undefined, copy);
+      });
+      sock.on('error', (err) => done(err));
+      sock.send(out, port, host, (err) => {
+        if (err) done(err);
       });
     });
   }
@@ -302,9 +280,6 @@ export class Forwarder {
   close(): void {
     this.closed = true;
     if (this.healthTimer) clearTimeout(this.healthTimer);
-    for (const p of this.pending.values()) clearTimeout(p.timer);
-    this.pending.clear();
-    for (const s of this.sockets.values()) s.close();
-    this.sockets.clear();
+    for (const end of [...this.exchanges]) end(new Error('forwarder stopped'));
   }
 }
