@@ -108,6 +108,8 @@ interface MemoEntry {
   result?: PluginResult;
   reply?: Parameters<typeof encodeReply>[1];
   req: Counter.Internal;
+  /** Set when the query had the DNSSEC OK bit (coredns_dns_do_requests_total). */
+  doReq?: Counter.Internal;
   resp: Counter.Internal;
   dur: Histogram.Internal<string>;
   reqSize: Histogram.Internal<string>;
@@ -371,7 +373,7 @@ export class DnsServer {
       this.metrics.responses.labels(this.serverLabel, '.', '', rcodeName(accept.rcode), '').inc();
       return;
     }
-    const memoKey = (tcp ? 't' : 'u') + msg.toString('latin1', 2);
+    const memoKey = (tcp ? 't' : 'u') + family + msg.toString('latin1', 2);
     const hit = this.memo.get(memoKey);
     if (hit && hit.generation === this.index.generation) {
       let out: Buffer;
@@ -384,6 +386,7 @@ export class DnsServer {
       }
       reply(out);
       hit.req.inc();
+      hit.doReq?.inc();
       hit.resp.inc();
       hit.reqSize.observe(msg.length);
       hit.respSize.observe(out.length);
@@ -424,7 +427,8 @@ export class DnsServer {
     const typeLabel = COMMON_TYPES.has(type) ? type : 'other';
     const reqCounter = this.metrics.requests.labels(this.serverLabel, zone, '', proto, String(family), typeLabel);
     reqCounter.inc();
-    if (edns.dnssecOk) this.metrics.doRequests.labels(this.serverLabel, zone, '').inc();
+    const doReq = edns.dnssecOk ? this.metrics.doRequests.labels(this.serverLabel, zone, '') : undefined;
+    doReq?.inc();
     const replyOpts = { id: q.id ?? 0, question, queryFlags: msg.readUInt16BE(2), edns, maxSize: tcp ? 65535 : edns.udpSize, shuffle: false };
     let result: PluginResult;
     let volatile = true;
@@ -464,6 +468,7 @@ export class DnsServer {
         generation: this.index.generation,
         ...(needsShuffle ? { result, reply: replyOpts } : { bytes: out }),
         req: reqCounter,
+        ...(doReq ? { doReq } : {}),
         resp,
         dur,
         reqSize,

@@ -171,6 +171,20 @@ describe('DNS server over UDP and TCP', { skip }, () => {
     const out = await dig(dns.port, ['ext.default.svc.cluster.local', 'A']);
     assert.deepEqual(digSection(out, 'ANSWER'), ['ext.default.svc.cluster.local. 30 IN CNAME db.example.org.', 'db.example.org. 30 IN A 203.0.113.9']);
   });
+  it('answers repeated identical queries from memory until the cluster changes', async () => {
+    const q = encodeQuery('api.shop.svc.cluster.local', 'A', { id: 1 });
+    const ask = async () => {
+      const r = await udpExchange(dns.port, q);
+      const d = packet.decode(r!);
+      return d.answers?.map((a) => (a.type === 'A' ? a.data : a.type)) ?? [];
+    };
+    assert.deepEqual(await ask(), ['10.96.5.5']);
+    assert.deepEqual(await ask(), ['10.96.5.5']);
+    dns.index.upsertService({ metadata: { name: 'api', namespace: 'shop' }, spec: { clusterIP: '10.96.5.55', clusterIPs: ['10.96.5.55'], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } });
+    assert.deepEqual(await ask(), ['10.96.5.55']);
+    dns.index.upsertService({ metadata: { name: 'api', namespace: 'shop' }, spec: { clusterIP: '10.96.5.5', clusterIPs: ['10.96.5.5'], ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { name: 'grpc', port: 9090, protocol: 'TCP' }] } });
+    assert.deepEqual(await ask(), ['10.96.5.5']);
+  });
   it('answers the same over TCP with length framing, several queries on one connection', async () => {
     const a = packet.decode(await tcpExchange(dns.port, encodeQuery('kubernetes.default.svc.cluster.local', 'A', { id: 5 })));
     assert.equal(a.id, 5);
