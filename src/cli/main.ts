@@ -145,6 +145,22 @@ export async function main(argv: string[]): Promise<void> {
       await runProxyCommand(opts);
     });
 
+  program
+    .command('dns')
+    .description('run the cluster DNS server (the coredns Deployment\'s container), answering *.cluster.local from the API and forwarding the rest')
+    .option('--conf <Corefile>', 'Corefile to load (default: kubeadm\'s default Corefile for --cluster-domain)')
+    .option('--kubeconfig <file>', 'kubeconfig of the cluster (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)')
+    .option('--dns-port <port>', 'port to serve DNS on, overriding the Corefile\'s (0 = any free port)', parsePortOrZero)
+    .option('--listen <addr>', 'address to listen on, overriding the Corefile\'s bind (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--cluster-domain <domain>', 'cluster domain of the default Corefile', 'cluster.local')
+    .option('--pidfile <file>', 'write the process id here')
+    .option('--plugins', 'list the plugins this server supports and exit', false)
+    .option('--quiet', 'do not print the startup banner', false)
+    .action(async (opts: import('./dnsCommand.js').DnsCommandOptions) => {
+      const { runDnsCommand } = await import('./dnsCommand.js');
+      await runDnsCommand(opts);
+    });
+
   const datastore = program.command('datastore').description('the embedded SQLite datastore');
   datastore
     .command('serve')

@@ -4,6 +4,7 @@
 // RBAC, the `kube-proxy` ConfigMap with config.conf and kubeconfig.conf, and the DaemonSet). The
 // containers run k8ts's own DNS server and proxy from the built-in image, with RuntimeClass `k8ts`,
 // so they need no image pull and run with the built-in process runtime on every node.
+import { defaultCorefile } from '../../network/dns/corefile.js';
 import type { DaemonSet, Deployment } from 'kubernetes-types/apps/v1.js';
 import type { ConfigMap, Service, ServiceAccount } from 'kubernetes-types/core/v1.js';
 import type { RuntimeClass } from 'kubernetes-types/node/v1.js';
@@ -57,37 +58,6 @@ export function nthAddress(cidr: string, n: number): string {
 /** kubeadm's DNS address: the 10th address of the (first) service CIDR. */
 export function clusterDNSAddress(serviceCIDR: string): string {
   return nthAddress(serviceCIDR.split(',')[0]!.trim(), 10);
-}
-
-/**
- * kubeadm's default Corefile. The DNS server reads it (`k8ts dns --conf`); TODO(integrator): use
- * `defaultCorefile(clusterDomain)` from src/network/dns once helper `dns` has merged.
- */
-export function defaultCorefile(clusterDomain: string): string {
-  return `.:53 {
-    errors
-    health {
-       lameduck 5s
-    }
-    ready
-    kubernetes ${clusterDomain} in-addr.arpa ip6.arpa {
-       pods insecure
-       fallthrough in-addr.arpa ip6.arpa
-       ttl 30
-    }
-    prometheus :9153
-    forward . /etc/resolv.conf {
-       max_concurrent 1000
-    }
-    cache 30 {
-       disable success ${clusterDomain}
-       disable denial ${clusterDomain}
-    }
-    loop
-    reload
-    loadbalance
-}
-`;
 }
 
 const SYSTEM = 'kube-system';
