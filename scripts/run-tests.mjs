@@ -41,13 +41,7 @@ lines.on('line', (line) => {
   }
   if (/^not ok \d+ - /.test(body)) {
     const depth = indent / 4;
-    const path = stack.slice(0, depth + 1);
-    // A suite fails when a test in it fails; list only the tests themselves.
-    if (failures.some((f) => f.depth > depth && f.path.slice(0, depth + 1).join('\0') === path.join('\0'))) {
-      current = undefined;
-      return;
-    }
-    current = { depth, path, details: [] };
+    current = { depth, path: stack.slice(0, depth + 1), details: [] };
     failures.push(current);
     return;
   }
@@ -58,9 +52,14 @@ lines.on('line', (line) => {
   if (current && current.details.length < 40) current.details.push(line);
 });
 child.on('close', (code, signal) => {
-  if (failures.length > 0) {
-    process.stdout.write(`\n# ${failures.length} failed:\n`);
-    for (const f of failures) {
+  // A suite that fails only because tests in it failed, and tests cancelled because their suite's
+  // hook failed, add nothing: list the failing tests and hooks themselves.
+  const failureType = (f) => /failureType: '([^']+)'/.exec(f.details.join('\n'))?.[1];
+  const cancelled = failures.filter((f) => failureType(f) === 'cancelledByParent').length;
+  const shown = failures.filter((f) => !['subtestsFailed', 'cancelledByParent'].includes(failureType(f)));
+  if (shown.length > 0 || cancelled > 0) {
+    process.stdout.write(`\n# ${shown.length} failed${cancelled ? ` (and ${cancelled} cancelled with them)` : ''}:\n`);
+    for (const f of shown) {
       process.stdout.write(`# FAILED ${f.path.join(' > ')}\n`);
       for (const d of f.details) process.stdout.write(`#   ${d.trim()}\n`);
     }

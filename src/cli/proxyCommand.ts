@@ -76,7 +76,13 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
     return;
   }
   const kubeconfig = opts.kubeconfig ?? (cfg.clientConnection.kubeconfig || undefined);
-  const client = new RestClient(await loadClientConfig(kubeconfig ? { path: kubeconfig } : {}), { component: 'kube-proxy', qps: cfg.clientConnection.qps, burst: cfg.clientConnection.burst });
+  let client: RestClient;
+  try {
+    client = new RestClient(await loadClientConfig(kubeconfig ? { path: kubeconfig } : {}), { component: 'kube-proxy', qps: cfg.clientConnection.qps, burst: cfg.clientConnection.burst });
+  } catch (err) {
+    process.stderr.write(`Error: cannot load the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const nodeName = proxyNodeName(cfg);
   const processMetrics = new Registry();
   collectDefaultMetrics({ register: processMetrics });

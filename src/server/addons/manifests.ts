@@ -190,7 +190,7 @@ export function kubeProxyConfiguration(cfg: AddonConfig): string {
     nodePortAddresses: null,
     oomScoreAdj: null,
     portRange: '',
-    showHiddenMetricsForAlpha: '',
+    showHiddenMetricsForVersion: '',
   };
   return stringify(doc, { nullStr: 'null' });
 }
