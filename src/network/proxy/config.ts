@@ -165,6 +165,8 @@ function decodeProxyConfig(raw: Raw): KubeProxyConfiguration {
   // Upstream defaulting treats a zero period as unset (kubeadm writes "0s" for every one of them).
   const period = (r: Raw, k: string, dflt: number): number => dur(r, k, dflt) || dflt;
   const num = (r: Raw, k: string, dflt: number): number => (typeof r[k] === 'number' ? (r[k] as number) : dflt);
+  // qps/burst of 0 (kubeadm writes them so) mean the defaults, as upstream's defaulting: a client
+  // with qps 0 would never send a request.
   const bool = (r: Raw, k: string, dflt: boolean): boolean => (typeof r[k] === 'boolean' ? (r[k] as boolean) : dflt);
   const str = (r: Raw, k: string, dflt: string): string => (typeof r[k] === 'string' && r[k] !== '' ? (r[k] as string) : dflt);
   const strs = (r: Raw, k: string): string[] => (Array.isArray(r[k]) ? [...(r[k] as string[])] : []);
@@ -195,7 +197,7 @@ function decodeProxyConfig(raw: Raw): KubeProxyConfiguration {
       tcpFinTimeoutMs: dur(ipvs, 'tcpFinTimeout', 0),
       udpTimeoutMs: dur(ipvs, 'udpTimeout', 0),
     },
-    clientConnection: { kubeconfig: str(cc, 'kubeconfig', ''), qps: num(cc, 'qps', 5), burst: num(cc, 'burst', 10), contentType: str(cc, 'contentType', 'application/vnd.kubernetes.protobuf'), acceptContentTypes: str(cc, 'acceptContentTypes', '') },
+    clientConnection: { kubeconfig: str(cc, 'kubeconfig', ''), qps: num(cc, 'qps', 0) || 5, burst: num(cc, 'burst', 0) || 10, contentType: str(cc, 'contentType', 'application/vnd.kubernetes.protobuf'), acceptContentTypes: str(cc, 'acceptContentTypes', '') },
     conntrack: {
       maxPerCore: typeof ct.maxPerCore === 'number' ? ct.maxPerCore : 32768,
       min: typeof ct.min === 'number' ? ct.min : 131072,

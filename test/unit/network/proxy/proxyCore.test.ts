@@ -1,3 +1,5 @@
+import type { ConfigMap } from 'kubernetes-types/core/v1.js';
+import { addonObjects } from '../../../../src/server/addons/manifests.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../../../src/client/clock.js';
@@ -131,6 +133,18 @@ winkernel:
     assert.equal(c.healthzBindAddress, '0.0.0.0:10256');
     assert.equal(c.iptables.syncPeriodMs, 30_000);
     assert.equal(c.iptables.minSyncPeriodMs, 1000);
+    // qps/burst 0 are upstream's "use the default" (5 and 10), not a client that never sends.
+    assert.equal(c.clientConnection.qps, 5);
+    assert.equal(c.clientConnection.burst, 10);
+  });
+  it("reads the kube-proxy ConfigMap's config.conf that k8ts server writes", () => {
+    const cm = addonObjects({ image: 'k8ts.io/k8ts:v0', clusterDomain: 'cluster.local', dnsServiceIP: '10.96.0.10', clusterCIDR: '10.244.0.0/16', apiServerURL: 'https://192.0.2.1:6443' })
+      .get('kube-proxy')!
+      .find((o): o is ConfigMap => o.kind === 'ConfigMap')!;
+    const c = parseProxyConfig(cm.data!['config.conf']!);
+    assert.equal(c.mode, 'iptables');
+    assert.equal(c.clusterCIDR, '10.244.0.0/16');
+    assert.equal(c.clientConnection.qps, 5);
   });
   const bad: Array<[string, string, RegExp]> = [
     ['an unknown top-level field is a strict decoding error', 'mode: iptables\nfoo: 1\n', /strict decoding error: unknown field "foo"/],
