@@ -1,6 +1,7 @@
 // `k8ts killall`: like k3s-killall.sh, stops every container and pod sandbox of the node in a data
 // dir (containers outlive the kubelet by design), stops the containerd k8ts started, and unmounts
 // what the node mounted under its data dir. The cluster's state (datastore) is left alone.
+import { logger } from '../util/log.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -74,6 +75,17 @@ export async function runKillall(o: KillallOptions): Promise<void> {
     execFileSync('nft', ['-f', '-'], { input: `table inet ${table} {}\ndelete table inet ${table}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
   } catch {
     // no nft
+  }
+  // kube-proxy's rules (every mode) stay in the kernel when its pod stops, as upstream's do;
+  // removing the node removes them too, like k3s-killall.sh.
+  try {
+    const { cleanupAllModes } = await import('../network/proxy/backends.js');
+    const { commandRunner } = await import('../network/proxy/exec.js');
+    const { ProxyMetrics } = await import('../network/proxy/metrics.js');
+    const log = logger('killall');
+    for (const family of ['IPv4', 'IPv6'] as const) await cleanupAllModes({ family, exec: commandRunner(), metrics: new ProxyMetrics(), log });
+  } catch {
+    // no iptables/nft here
   }
   if (o.cniBridge) {
     try {
