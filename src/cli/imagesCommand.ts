@@ -1,5 +1,6 @@
 // `k8ts images import|ls|rm|pull`: the node's built-in image store from the command line, like
 // `kind load image-archive` and `crictl images|rmi|pull`. Safe to run while the node's kubelet runs.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { isRuntimeError, type AuthConfig, type Image } from '../kubelet/runtime/types.js';
@@ -72,7 +73,16 @@ interface DataDirOption {
 /** The containerd socket of the node in `dataDir`, when its kubelet uses containerd (from `<dataDir>/agent/runtime-endpoint`). */
 async function containerdSocketOf(dataDir: string): Promise<string | undefined> {
   const { readRuntimeEndpointFile } = await import('../kubelet/runtime/cri/connect.js');
-  const endpoint = await readRuntimeEndpointFile(dataDir).catch(() => undefined);
+  let endpoint = await readRuntimeEndpointFile(dataDir).catch(() => undefined);
+  // A server whose node is still starting has not written its runtime endpoint yet: an import right
+  // after `k8ts server` is ready must still land in the runtime the node will use, so wait for it.
+  if (!endpoint && existsSync(join(dataDir, 'server'))) {
+    process.stderr.write(`waiting for the node's container runtime (${join(dataDir, 'agent', 'runtime-endpoint')})…\n`);
+    for (let i = 0; i < 600 && !endpoint; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      endpoint = await readRuntimeEndpointFile(dataDir).catch(() => undefined);
+    }
+  }
   if (!endpoint || endpoint.endsWith('k8ts-cri.sock')) return undefined;
   return endpoint.replace(/^unix:\/\//, '');
 }
