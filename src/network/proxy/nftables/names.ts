@@ -1,5 +1,6 @@
 // Names of the objects in the `kube-proxy` nftables table, as upstream's nftables proxier spells them,
 // so `nft list table ip kube-proxy` reads the same as on a kubeadm cluster.
+import { base32 } from '../iptables/chains.js';
 import { createHash } from 'node:crypto';
 import type { IPFamily, ServicePortName } from '../types.js';
 
@@ -46,23 +47,6 @@ export function addrType(family: IPFamily): 'ipv4_addr' | 'ipv6_addr' {
   return family === 'IPv6' ? 'ipv6_addr' : 'ipv4_addr';
 }
 
-// RFC 4648 base32, as Go's base32.StdEncoding, so our hashes equal upstream's for the same name.
-const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-function base32(bytes: Buffer): string {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const b of bytes) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += B32[(value << (5 - bits)) & 31];
-  return out;
-}
 
 /**
  * `HASH8-name`: a hash of the name in front keeps names unique when the end is cut off and makes
