@@ -1,102 +1,41 @@
-// Several nodes on one machine, as kind does with containers: a server on the host and two
-// `k8ts agent`s, each in its own network namespace joined to a host bridge, that join with the
-// node token (TLS bootstrap). A pod on one agent fetches from a pod on the other by pod IP.
+// Several nodes on one machine, as kind does with containers (test/support/netnsCluster.ts): a
+// server on the host and two `k8ts agent`s in network namespaces that join with the node token
+// (TLS bootstrap). A pod on one agent fetches from a pod on the other by pod IP, and NetworkPolicy
+// decides which namespaces may.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startK8tsServer, type RunningServer } from '../support/k8tsServer.js';
+import type { RunningServer } from '../support/k8tsServer.js';
+import { startNetnsCluster, type NetnsAgent, type NetnsCluster } from '../support/netnsCluster.js';
 import { buildBusyboxImage } from '../support/images.js';
 import { tempDir } from '../support/tmp.js';
 import { waitFor } from '../support/waitFor.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/k8ts', import.meta.url));
 const IMAGE = 'localhost/e2e/busybox:1';
 const has = (bin: string) => (process.env.PATH ?? '').split(':').some((d) => existsSync(join(d, bin)));
 const ok = process.getuid?.() === 0 && has('runc') && has('nsenter') && existsSync('/usr/lib/cni/bridge');
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' }).toString();
 
 describe('a server and two agents in network namespaces', { skip: ok ? false : 'needs root, runc, nsenter and the CNI plugins' }, () => {
-  const r = Math.floor(Math.random() * 200) + 20;
-  const bridge = `k8tsmn${r}`;
-  const hostIP = `172.30.${r}.1`;
-  const agents: { name: string; netns: string; ip: string; dir: ReturnType<typeof tempDir>; proc?: ChildProcess; log: string }[] = [1, 2].map((i) => ({
-    name: `mn-${i}`,
-    netns: `k8ts-t-mn${r}-${i}`,
-    ip: `172.30.${r}.${10 + i}`,
-    dir: tempDir(`k8ts-mn-${i}-`),
-    log: '',
-  }));
   const work = tempDir('k8ts-mn-img-');
+  let cluster: NetnsCluster;
   let server: RunningServer;
-  const k = async (...args: string[]) => {
-    const res = await server.kubectl(args, { timeoutMs: 60_000 });
-    if (res.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${res.stderr}`);
-    return res.stdout;
-  };
+  let agents: NetnsAgent[];
+  let r: number;
+  let k: NetnsCluster['k'];
 
   before(async () => {
-    ip('link', 'add', bridge, 'type', 'bridge');
-    ip('addr', 'add', `${hostIP}/24`, 'dev', bridge);
-    ip('link', 'set', bridge, 'up');
-    for (const [i, a] of agents.entries()) {
-      ip('netns', 'add', a.netns);
-      ip('link', 'add', `k8tsv${r}h${i}`, 'type', 'veth', 'peer', 'name', `k8tsv${r}n${i}`);
-      ip('link', 'set', `k8tsv${r}h${i}`, 'master', bridge, 'up');
-      ip('link', 'set', `k8tsv${r}n${i}`, 'netns', a.netns);
-      ip('-n', a.netns, 'link', 'set', `k8tsv${r}n${i}`, 'name', 'eth0');
-      ip('-n', a.netns, 'addr', 'add', `${a.ip}/24`, 'dev', 'eth0');
-      ip('-n', a.netns, 'link', 'set', 'eth0', 'up');
-      ip('-n', a.netns, 'link', 'set', 'lo', 'up');
-      ip('-n', a.netns, 'route', 'add', 'default', 'via', hostIP);
-    }
     await buildBusyboxImage(work.path, IMAGE);
-    server = await startK8tsServer(['--bind-address', '0.0.0.0', '--advertise-address', hostIP, '--tls-san', hostIP, '--cluster-cidr', `10.${r}.0.0/16`], { readyTimeoutMs: 60_000 });
-    const port = server.port;
-    const token = readFileSync(join(server.dataDir, 'server', 'node-token'), 'utf8').trim();
-    for (const a of agents) {
-      a.proc = spawn(
-        'nsenter',
-        [`--net=/var/run/netns/${a.netns}`, process.execPath, BIN, 'agent', '--server', `https://${hostIP}:${port}`, '--token', token, '--data-dir', a.dir.path, '--node-name', a.name, '--node-ip', a.ip, '--runtime', 'process', '--kubelet-port', '0', '--cni-bridge', 'cni0'],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      a.proc.stderr!.on('data', (d: Buffer) => (a.log = (a.log + d.toString()).slice(-20_000)));
-      a.proc.stdout!.on('data', (d: Buffer) => (a.log = (a.log + d.toString()).slice(-20_000)));
-    }
-    await waitFor('both agents Ready', async () => ((await k('get', 'nodes', '--no-headers')).match(/\sReady\s/g) ?? []).length === 2, 90_000).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n${agents.map((a) => a.log.slice(-3000)).join('\n----\n')}`);
-    });
-    for (const a of agents) execFileSync(BIN, ['images', 'import', '--data-dir', a.dir.path, join(work.path, 'docker.tar')], { stdio: 'pipe' });
+    cluster = await startNetnsCluster({ prefix: 'mn', subnet: 30 });
+    ({ server, agents, r, k } = cluster);
+    cluster.importImage(join(work.path, 'docker.tar'));
   });
 
   after(async () => {
     if (process.env.K8TS_E2E_KEEP) return;
-    await server?.kubectl(['delete', 'pods', '--all', '--grace-period=1', '--wait=true'], { timeoutMs: 60_000 }).catch(() => undefined);
-    for (const a of agents) {
-      if (a.proc && a.proc.exitCode === null) {
-        a.proc.kill('SIGTERM');
-        await new Promise((res) => a.proc!.once('exit', res));
-      }
-      try {
-        execFileSync('nsenter', [`--net=/var/run/netns/${a.netns}`, process.execPath, BIN, 'killall', '--data-dir', a.dir.path, '--cni-bridge', 'cni0'], { stdio: 'pipe' });
-      } catch {
-        // nothing left
-      }
-      try {
-        ip('netns', 'delete', a.netns);
-      } catch {
-        // already gone
-      }
-      a.dir.remove();
-    }
-    try {
-      ip('link', 'delete', bridge);
-    } catch {
-      // already gone
-    }
-    await server?.stop();
+    await cluster?.stop();
     work.remove();
   });
 
