@@ -1,5 +1,6 @@
 // The iptables backend against the real kernel: rules applied with iptables-restore inside a lab
 // node namespace, real TCP/UDP traffic from pod and outside-host namespaces.
+import { servicePort } from '../../../support/proxyStateBuilders.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { staleUDPFlows } from '../../../../src/network/proxy/changeTracker.js';
@@ -10,21 +11,7 @@ import type { EndpointInfo, ProxyState, ServicePortInfo } from '../../../../src/
 import { LAB_HTTP_PORT, LAB_UDP_PORT, NetnsLab, type HttpOutcome, type LabPod } from '../../../support/netnsLab.js';
 
 function svc(name: string, p: Partial<ServicePortInfo> = {}): ServicePortInfo {
-  return {
-    name: { namespace: 'default', name, port: '', protocol: p.protocol ?? 'TCP' },
-    clusterIP: '10.96.0.50',
-    port: 80,
-    protocol: 'TCP',
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerVIPs: [],
-    loadBalancerSourceRanges: [],
-    stickyMaxAgeSeconds: 0,
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    healthCheckNodePort: 0,
-    ...p,
-  };
+  return servicePort(name, '10.96.0.50', 80, { name: { namespace: 'default', name, port: '', protocol: p.protocol ?? 'TCP' }, ...p });
 }
 
 const bodies = (outs: HttpOutcome[]) => outs.map((o) => (o.kind === 'ok' ? o.body : o.kind));

@@ -1,3 +1,4 @@
+import { endpoint, servicePort } from '../../../support/proxyStateBuilders.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Service } from 'kubernetes-types/core/v1.js';
@@ -74,22 +75,8 @@ describe('ProxyChangeTracker', () => {
 });
 
 describe('staleUDPFlows', () => {
-  const info = (p: Partial<ServicePortInfo> = {}): ServicePortInfo => ({
-    name: { namespace: 'ns', name: 'dns', port: '', protocol: 'UDP' },
-    clusterIP: '10.96.0.10',
-    port: 53,
-    protocol: 'UDP',
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerVIPs: [],
-    loadBalancerSourceRanges: [],
-    stickyMaxAgeSeconds: 0,
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    healthCheckNodePort: 0,
-    ...p,
-  });
-  const e = (ip: string): EndpointInfo => ({ ip, port: 53, ready: true, serving: true, terminating: false, isLocal: false });
+  const info = (p: Partial<ServicePortInfo> = {}): ServicePortInfo => servicePort('dns', '10.96.0.10', 53, { name: { namespace: 'ns', name: 'dns', port: '', protocol: 'UDP' }, protocol: 'UDP', ...p });
+  const e = (ip: string): EndpointInfo => endpoint(ip, 53);
   const cases = [
     {
       name: 'a deleted UDP service leaves its cluster IP, external IPs and NodePort stale',

@@ -1,3 +1,4 @@
+import { endpoint, servicePort } from '../../../support/proxyStateBuilders.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { base32, clusterPolicyChain, endpointChain, externalChain, firewallChain, localPolicyChain } from '../../../../src/network/proxy/iptables/chains.js';
@@ -9,23 +10,9 @@ const SVC = 'KUBE-SVC-XPGD46QRK7WJZT7O'; // upstream's name for ns1/svc1:p80 tcp
 const SEP1 = 'KUBE-SEP-SXIVWICOYRO3J4NJ'; // upstream's name for its endpoint 10.180.0.1:80
 
 function port(p: Partial<ServicePortInfo> = {}): ServicePortInfo {
-  return {
-    name: { namespace: 'ns1', name: 'svc1', port: 'p80', protocol: 'TCP' },
-    clusterIP: '172.30.0.41',
-    port: 80,
-    protocol: 'TCP',
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerVIPs: [],
-    loadBalancerSourceRanges: [],
-    stickyMaxAgeSeconds: 0,
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    healthCheckNodePort: 0,
-    ...p,
-  };
+  return servicePort('svc1', '172.30.0.41', 80, { name: { namespace: 'ns1', name: 'svc1', port: 'p80', protocol: 'TCP' }, ...p });
 }
-const ep = (ip: string, p: Partial<EndpointInfo> = {}): EndpointInfo => ({ ip, port: 80, ready: true, serving: true, terminating: false, isLocal: false, ...p });
+const ep = (ip: string, p: Partial<EndpointInfo> = {}): EndpointInfo => endpoint(ip, 80, p);
 
 function state(svc: ServicePortInfo | undefined, eps: EndpointInfo[], p: Partial<ProxyState> = {}): ProxyState {
   return {

@@ -1,3 +1,4 @@
+import { endpoint, servicePort } from '../../../support/proxyStateBuilders.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Service } from 'kubernetes-types/core/v1.js';
@@ -86,22 +87,8 @@ describe('endpointsFromSlices', () => {
 });
 
 describe('categorizeEndpoints', () => {
-  const svc = (p: Partial<ServicePortInfo> = {}): ServicePortInfo => ({
-    name: { namespace: 'ns', name: 'web', port: '', protocol: 'TCP' },
-    clusterIP: '10.96.0.5',
-    port: 80,
-    protocol: 'TCP',
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerVIPs: [],
-    loadBalancerSourceRanges: [],
-    stickyMaxAgeSeconds: 0,
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    healthCheckNodePort: 0,
-    ...p,
-  });
-  const e = (ip: string, p: Partial<EndpointInfo> = {}): EndpointInfo => ({ ip, port: 8080, ready: true, serving: true, terminating: false, isLocal: false, ...p });
+  const svc = (p: Partial<ServicePortInfo> = {}): ServicePortInfo => servicePort('web', '10.96.0.5', 80, { name: { namespace: 'ns', name: 'web', port: '', protocol: 'TCP' }, ...p });
+  const e = (ip: string, p: Partial<EndpointInfo> = {}): EndpointInfo => endpoint(ip, 8080, p);
   const ips = (list: EndpointInfo[]) => list.map((x) => x.ip);
   const cases: Array<{ name: string; svc: ServicePortInfo; eps: EndpointInfo[]; cluster: string[]; local: string[]; all: string[]; any: boolean }> = [
     { name: 'Cluster policy uses every ready endpoint and no local chain', svc: svc(), eps: [e('1'), e('2', { isLocal: true }), e('3', { ready: false, serving: false })], cluster: ['1', '2'], local: [], all: ['1', '2'], any: true },
