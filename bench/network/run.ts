@@ -13,6 +13,7 @@ import { ProxyMetrics } from '../../src/network/proxy/metrics.js';
 import type { EndpointInfo, ProxyMode, ProxyState, ServicePortInfo } from '../../src/network/proxy/types.js';
 import { logger } from '../../src/util/log.js';
 import { LAB_HTTP_PORT, NetnsLab, run } from '../../test/support/netnsLab.js';
+import { endpoint, servicePort } from '../../test/support/proxyStateBuilders.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -48,23 +49,10 @@ function benchState(services: number, perService: number): { state: ProxyState; 
   let podIndex = 0;
   for (let i = 0; i < services; i++) {
     const key = `bench/svc-${i}:http`;
-    svcMap.set(key, {
-      name: { namespace: 'bench', name: `svc-${i}`, port: 'http', protocol: 'TCP' },
-      clusterIP: `10.96.${(i >> 8) & 255}.${i & 255}`,
-      port: 80,
-      protocol: 'TCP',
-      nodePort: 30000 + i,
-      externalIPs: [],
-      loadBalancerVIPs: [],
-      loadBalancerSourceRanges: [],
-      stickyMaxAgeSeconds: 0,
-      externalPolicyLocal: false,
-      internalPolicyLocal: false,
-      healthCheckNodePort: 0,
-    });
+    svcMap.set(key, servicePort(`svc-${i}`, `10.96.${(i >> 8) & 255}.${i & 255}`, 80, { name: { namespace: 'bench', name: `svc-${i}`, port: 'http', protocol: 'TCP' }, nodePort: 30000 + i }));
     const eps: EndpointInfo[] = [];
     for (let j = 0; j < perService; j++, podIndex++) {
-      eps.push({ ip: `10.${128 + (podIndex >> 16)}.${(podIndex >> 8) & 255}.${podIndex & 255}`, port: 8080, ready: true, serving: true, terminating: false, isLocal: j % 3 === 0, nodeName: `node-${j % 3}` });
+      eps.push(endpoint(`10.${128 + (podIndex >> 16)}.${(podIndex >> 8) & 255}.${podIndex & 255}`, 8080, { isLocal: j % 3 === 0, nodeName: `node-${j % 3}` }));
     }
     epMap.set(key, eps);
   }
