@@ -617,9 +617,12 @@ export class Kubelet {
       rec.admitted = true;
     }
     if (!rec.admitted) return undefined;
+    const t0 = performance.now();
+    const phase = (what: string) => log.debug({ pod: `${pod.metadata!.namespace}/${pod.metadata!.name}`, ms: Math.round(performance.now() - t0) }, what);
     await mkdir(join(this.podsDir, uid), { recursive: true });
     try {
       await this.hooks.setUpVolumes(pod, this.abort.signal);
+      phase('sync: volumes');
     } catch (err) {
       const message = (err as Error).message;
       this.recorder.event(pod, 'Warning', 'FailedMount', message);
@@ -628,9 +631,12 @@ export class Kubelet {
     }
     this.hooks.probesAdd(pod);
     const before = await this.runtimeManager.getPodStatus(uid);
+    phase('sync: runtime status');
     const result = await this.runtimeManager.syncPod(pod, before, { liveness: this.hooks.livenessFailures(uid), startup: this.hooks.startupFailures(uid) }, this.abort.signal);
+    phase('sync: runtime sync');
     const after = await this.runtimeManager.getPodStatus(uid);
     await this.reportStatus(pod, after, false);
+    phase('sync: status');
     return result.retryAfterMs;
   }
 

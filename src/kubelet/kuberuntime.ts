@@ -416,8 +416,11 @@ export class KubeRuntimeManager {
       }
       this.restartBackoff.next(key, finished);
     }
+    const t0 = performance.now();
+    const phase = (what: string) => log.debug({ pod: podFullName(pod), container: c.name, ms: Math.round(performance.now() - t0) }, what);
     const img = await this.ensureImage(pod, c, sandboxConfig, runtimeHandler);
     if (!img.imageRef) return img.retryAfterMs;
+    phase('start: image');
     let config: ContainerConfig;
     try {
       config = await this.containerConfig(pod, c, restartCount, podIPs, img.imageRef);
@@ -430,7 +433,9 @@ export class KubeRuntimeManager {
     }
     let id: string;
     try {
+      phase('start: config');
       id = await this.o.runtime.createContainer(sandboxId, config, sandboxConfig);
+      phase('start: created');
     } catch (err) {
       const message = (err as Error).message;
       this.setReason(uid, c.name, { reason: 'CreateContainerError', message });
@@ -442,6 +447,7 @@ export class KubeRuntimeManager {
     this.o.recorder.event(pod, 'Normal', 'Created', `Created container ${c.name}`);
     try {
       await this.o.runtime.startContainer(id);
+      phase('start: started');
     } catch (err) {
       const message = (err as Error).message;
       this.setReason(uid, c.name, { reason: 'RunContainerError', message });
