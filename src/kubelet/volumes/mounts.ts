@@ -1,16 +1,14 @@
 // The few mount operations volumes need (tmpfs for memory-backed emptyDirs, secrets and projected
 // volumes), through util-linux `mount`/`umount`, and the mount table read from /proc/self/mountinfo.
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
+import { runCommand } from '../../util/commands.js';
 
-function run(cmd: string, args: string[], signal?: AbortSignal): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    execFile(cmd, args, { timeout: 30_000, ...(signal ? { signal } : {}) }, (err, _stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${(stderr || err.message).trim()}`));
-      else resolvePromise();
-    });
+async function run(cmd: string, args: string[], signal?: AbortSignal): Promise<void> {
+  const r = await runCommand(cmd, args, { timeoutMs: 30_000, ...(signal ? { signal } : {}) }).catch((err: Error) => {
+    throw new Error(`${cmd} ${args.join(' ')}: ${err.message}`);
   });
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${(r.stderr.toString('utf8') || (r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`)).trim()}`);
 }
 
 /** Decodes the octal escapes (`\040` for a space) of /proc mount tables. */

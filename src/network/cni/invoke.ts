@@ -2,10 +2,10 @@
 // runs the plugins of a network configuration list for one attachment (container + netns + ifname),
 // chaining results through `prevResult` on ADD and CHECK and walking the list backwards on DEL.
 // Plugins are plain executables in `binDir`; configuration goes on stdin, parameters in CNI_* env vars.
-import { spawn } from 'node:child_process';
 import { access, readFile, readdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
+import { runCommand } from '../../util/commands.js';
 
 /** One plugin's configuration as found in a conflist's `plugins` array (`type` names the executable). */
 export interface CniPluginConf {
@@ -112,34 +112,21 @@ export async function execCniPlugin(command: CniCommand, conf: Record<string, un
   } catch {
     throw new CniError(type, 999, `failed to find plugin "${type}" in path [${opts.binDir}]`);
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, [], { env: pluginEnv(command, rt, opts.binDir), stdio: ['pipe', 'pipe', 'pipe'], signal: opts.signal });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new CniError(type, 999, e.message));
-    });
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      const text = Buffer.concat(out).toString('utf8').trim();
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      if (code === 0) return resolve(parsed);
-      const e = (parsed ?? {}) as { code?: number; msg?: string; details?: string };
-      const stderr = Buffer.concat(err).toString('utf8').trim();
-      reject(new CniError(type, e.code ?? 999, e.msg ?? (sig ? `killed by ${sig}` : stderr || `exit status ${code}`), e.details));
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(JSON.stringify(conf));
+  // Off the caller's thread: a plugin start would block the kubelet's (and API server's) loop.
+  const r = await runCommand(bin, [], { env: pluginEnv(command, rt, opts.binDir), input: JSON.stringify(conf), timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.signal ? { signal: opts.signal } : {}) }).catch((e: Error) => {
+    throw new CniError(type, 999, e.message);
   });
+  const text = r.stdout.toString('utf8').trim();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (r.code === 0) return parsed;
+  const e = (parsed ?? {}) as { code?: number; msg?: string; details?: string };
+  const stderr = r.stderr.toString('utf8').trim();
+  throw new CniError(type, e.code ?? 999, e.msg ?? (r.signal ? `killed by ${r.signal}` : stderr || `exit status ${r.code}`), e.details);
 }
 
 /** CNI ADD over the whole list: each plugin gets the previous one's result; returns the last result. */

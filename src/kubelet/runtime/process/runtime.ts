@@ -3,7 +3,7 @@
 // pod) plus a pod shim process; a container is an OCI bundle (overlayfs rootfs over the image's
 // unpacked layers + a generated config.json) run by runc or crun under the shim. All state is JSON
 // under `root`, so a new runtime object (a restarted kubelet) finds running pods and containers.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile, access, stat } from 'node:fs/promises';
@@ -12,8 +12,8 @@ import { hostname as osHostname } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { Duplex, PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { logger } from '../../../util/log.js';
+import { execCommand } from '../../../util/commands.js';
 import {
   addNetworkList,
   checkNetworkList,
@@ -71,7 +71,6 @@ import {
 } from './shimProtocol.js';
 import { resizePty, underPty } from './tty.js';
 
-const execFileP = promisify(execFile);
 const log = logger('process-runtime');
 
 export const RUNTIME_NAME = 'k8ts-process';
@@ -461,7 +460,7 @@ export class ProcessRuntime implements ContainerRuntime {
       await mkdir(rec.shmDir, { recursive: true });
       if (nsOpts.ipc !== 'NODE') {
         const size = this.opts.shmSizeBytes ?? 64 * 1024 * 1024;
-        await execFileP('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${size}`, 'shm', rec.shmDir]);
+        await execCommand('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${size}`, 'shm', rec.shmDir]);
       }
       // UTS and IPC namespaces of the pod live on as bind mounts of their nsfs files.
       const unshareArgs: string[] = [];
@@ -476,7 +475,7 @@ export class ProcessRuntime implements ContainerRuntime {
         unshareArgs.push(`--ipc=${rec.ipcPath}`);
       }
       phase('files and shm');
-      if (unshareArgs.length) await execFileP('unshare', [...unshareArgs, ...(hostNet ? ['true'] : ['hostname', hostname])]);
+      if (unshareArgs.length) await execCommand('unshare', [...unshareArgs, ...(hostNet ? ['true'] : ['hostname', hostname])]);
       phase('uts/ipc namespaces');
       if (nsOpts.pid === 'POD') rec.pausePid = await this.startPidNamespaceHolder(dir);
       // The shim's start (a Node process) overlaps the CNI plugins' work.
@@ -546,12 +545,12 @@ export class ProcessRuntime implements ContainerRuntime {
     const name = `${this.prefix}${rec.id.slice(0, 16)}`;
     await mkdir(this.netnsDir, { recursive: true });
     if (this.netnsDir === '/var/run/netns' || this.netnsDir === '/run/netns') {
-      await execFileP('ip', ['netns', 'add', name]);
+      await execCommand('ip', ['netns', 'add', name]);
       rec.netnsPath = join(this.netnsDir, name);
     } else {
       rec.netnsPath = join(this.netnsDir, name);
       await writeFile(rec.netnsPath, '');
-      await execFileP('unshare', [`--net=${rec.netnsPath}`, 'true']);
+      await execCommand('unshare', [`--net=${rec.netnsPath}`, 'true']);
     }
     // portmap's ADD is a no-op without hostPorts; skipping it saves a plugin run (and its DEL) per pod.
     const hasHostPorts = rec.config.portMappings.some((p) => p.hostPort > 0);
@@ -585,9 +584,9 @@ export class ProcessRuntime implements ContainerRuntime {
         rec.cniNetwork = undefined;
       }
       if (rec.netnsPath.startsWith('/var/run/netns/') || rec.netnsPath.startsWith('/run/netns/')) {
-        await execFileP('ip', ['netns', 'delete', rec.netnsPath.split('/').pop() ?? '']).catch(() => undefined);
+        await execCommand('ip', ['netns', 'delete', rec.netnsPath.split('/').pop() ?? '']).catch(() => undefined);
       } else {
-        await execFileP('umount', [rec.netnsPath]).catch(() => undefined);
+        await execCommand('umount', [rec.netnsPath]).catch(() => undefined);
         await rm(rec.netnsPath, { force: true });
       }
     }
@@ -598,8 +597,8 @@ export class ProcessRuntime implements ContainerRuntime {
         /* gone */
       }
     }
-    for (const p of [rec.utsPath, rec.ipcPath]) if (p) await execFileP('umount', [p]).catch(() => undefined);
-    await execFileP('umount', [rec.shmDir]).catch(() => undefined);
+    for (const p of [rec.utsPath, rec.ipcPath]) if (p) await execCommand('umount', [p]).catch(() => undefined);
+    await execCommand('umount', [rec.shmDir]).catch(() => undefined);
   }
 
   private async shimAlive(rec: SandboxRecord): Promise<boolean> {
@@ -772,7 +771,7 @@ export class ProcessRuntime implements ContainerRuntime {
       if (lower.length === 1) {
         // overlayfs needs two lower dirs or an upper dir; with upper/work one lower is fine.
       }
-      await execFileP('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, rootfs]);
+      await execCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, rootfs]);
       const passwd = parsePasswd(await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''));
       const groups = parseGroup(await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => ''));
       const user = resolveUser(config.linux.securityContext, img.config.User, passwd, groups);
@@ -839,7 +838,7 @@ export class ProcessRuntime implements ContainerRuntime {
       this.containers.set(id, rec);
       return id;
     } catch (err) {
-      await execFileP('umount', [rootfs]).catch(() => undefined);
+      await execCommand('umount', [rootfs]).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
       if (err instanceof RuntimeError) throw err;
       throw new RuntimeError('CreateContainerFailed', `failed to create containerd container: ${(err as Error).message}`, { cause: err });
@@ -876,7 +875,7 @@ export class ProcessRuntime implements ContainerRuntime {
       }
       return;
     }
-    await execFileP(c.ociBinary, ['--root', this.ociRoot, 'kill', c.id, signal.replace(/^SIG/, '')]).catch(() => undefined);
+    await execCommand(c.ociBinary, ['--root', this.ociRoot, 'kill', c.id, signal.replace(/^SIG/, '')]).catch(() => undefined);
   }
 
   private async waitExited(c: ContainerRecord, ms: number): Promise<boolean> {
@@ -909,8 +908,8 @@ export class ProcessRuntime implements ContainerRuntime {
       return;
     }
     if (this.containerState(c) === 'CONTAINER_RUNNING') await this.stopContainer(c.id, 0);
-    await execFileP(c.ociBinary, ['--root', this.ociRoot, 'delete', '--force', c.id]).catch(() => undefined);
-    await execFileP('umount', [c.rootfs]).catch(() => undefined);
+    await execCommand(c.ociBinary, ['--root', this.ociRoot, 'delete', '--force', c.id]).catch(() => undefined);
+    await execCommand('umount', [c.rootfs]).catch(() => undefined);
     removeCgroup(c.cgroupsPath, this.cgroupV);
     this.containers.delete(c.id);
     await rm(this.containerDir(c.id), { recursive: true, force: true });
