@@ -139,8 +139,26 @@ export class RestClient {
 
   private async send(req: RawRequest, streaming: boolean): Promise<{ body: Buffer; res?: IncomingMessage }> {
     const timeoutMs = req.timeoutMs ?? (streaming ? 0 : this.timeoutMs);
-    const signals = [req.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    if (timeoutMs <= 0) return this.attempts(req, streaming, req.signal);
+    // A streaming response outlives this call, and its time limit with it.
+    if (streaming) return this.attempts(req, streaming, req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs));
+    // A timer that is cleared when the request ends: AbortSignal.timeout's timer cannot be, and
+    // each one that fired later built a DOMException with a stack, for every request ever sent.
+    const ac = new AbortController();
+    const outer = req.signal;
+    const onOuterAbort = () => ac.abort(outer?.reason);
+    if (outer?.aborted) onOuterAbort();
+    else outer?.addEventListener('abort', onOuterAbort, { once: true });
+    const timer = setTimeout(() => ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), timeoutMs);
+    try {
+      return await this.attempts(req, streaming, ac.signal);
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+    }
+  }
+
+  private async attempts(req: RawRequest, streaming: boolean, signal: AbortSignal | undefined): Promise<{ body: Buffer; res?: IncomingMessage }> {
     const payload = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
     const idempotent = req.method === 'GET';
     let connectionFailures = 0;

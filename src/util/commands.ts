@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 export interface CommandOptions {
   /** Written to the command's stdin, which is then closed. */
   input?: string | Buffer;
-  /** The whole environment (default: this process's). */
+  /** The whole environment (default: this process's, as of the worker's start). */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** SIGKILL after this long (default 60 s). */
@@ -98,8 +98,9 @@ class CommandRunner {
     const id = this.nextId++;
     const req: Request = { id, file, args: [...args], timeoutMs: opts.timeoutMs ?? 60_000 };
     if (opts.input !== undefined) req.input = Buffer.from(opts.input);
-    // The worker's copy of the environment is the one of its start; pass the current one.
-    req.env = opts.env ?? process.env;
+    // Without one, the worker's environment is used: this process's as it was when the worker
+    // started (k8ts never changes its own). Cloning process.env for every command was slow.
+    if (opts.env) req.env = opts.env;
     if (opts.cwd) req.cwd = opts.cwd;
     const worker = this.ensureWorker();
     return new Promise<CommandResult>((resolve, reject) => {
