@@ -4,6 +4,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { createSecureContext } from 'node:tls';
 import { BUILTIN_RESOURCES, type ResourceType } from '../api/catalog.js';
 import { ApiError, ConnectionError } from './apiError.js';
 import { realClock, sleep, type Clock } from './clock.js';
@@ -72,14 +73,22 @@ export class RestClient {
     this.base = new URL(config.server);
     const component = options.component ?? 'client';
     this.userAgent = options.userAgent ?? `k8ts-${component}/${CLIENT_KUBERNETES_VERSION} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}) k8ts`;
+    const secure = this.base.protocol === 'https:';
+    // One secure context for every connection: given ca/cert/key instead, Node parses them again
+    // for each new TLS connection.
     const tls: https.AgentOptions = {
       rejectUnauthorized: !config.insecureSkipTLSVerify,
-      ...(config.caPem ? { ca: config.caPem } : {}),
-      ...(config.certPem ? { cert: config.certPem } : {}),
-      ...(config.keyPem ? { key: config.keyPem } : {}),
+      ...(secure
+        ? {
+            secureContext: createSecureContext({
+              ...(config.caPem ? { ca: config.caPem } : {}),
+              ...(config.certPem ? { cert: config.certPem } : {}),
+              ...(config.keyPem ? { key: config.keyPem } : {}),
+            }),
+          }
+        : {}),
       ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
     };
-    const secure = this.base.protocol === 'https:';
     const make = (o: http.AgentOptions): http.Agent => (secure ? new https.Agent({ ...tls, ...o }) : new http.Agent(o));
     this.agent = make({ keepAlive: true, maxSockets: options.maxSockets ?? 32, maxFreeSockets: 8, scheduling: 'lifo' });
     // Each watch holds its socket for minutes; pooling them would starve ordinary requests.
