@@ -321,7 +321,17 @@ export class ResourceRegistry {
       await this.strategy?.afterDelete?.(decodeObject(d.deleted), false);
       return this.withType(next);
     }
-    const r = await this.store.update(key, this.encodeForStorage(next), Number(cm.resourceVersion));
+    const data = this.encodeForStorage(next);
+    // As upstream's GuaranteedUpdate: an update that changes nothing is not written, so it makes no
+    // new resourceVersion and no watch event (a client re-sending the same status would otherwise
+    // wake every watcher, itself included).
+    const unchanged = { ...current, metadata: { ...cm } };
+    delete unchanged.metadata.resourceVersion;
+    if (data.equals(this.encodeForStorage(unchanged))) {
+      m.resourceVersion = cm.resourceVersion;
+      return this.withType(next);
+    }
+    const r = await this.store.update(key, data, Number(cm.resourceVersion));
     if (!r.ok) throw r.reason === 'NotFound' ? notFound(this.gr, cm.name) : conflict(this.gr, cm.name, OBJECT_MODIFIED);
     m.resourceVersion = String(r.object.modRevision);
     return this.withType(next);

@@ -12,13 +12,26 @@ const log = logger('status-manager');
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-/** A JSON merge patch turning `before` into `after` (removed keys become null; arrays are replaced). */
-export function mergePatchDiff(before: Json | undefined, after: Json): Json | undefined {
-  if (before === undefined) return after;
-  const isObj = (v: Json | undefined): v is { [k: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObj(before) || !isObj(after)) return JSON.stringify(before) === JSON.stringify(after) ? undefined : after;
+/** `v` without null object members, at any depth: the API server stores a null member as absent. */
+function withoutNulls(v: Json | undefined): Json | undefined {
+  if (Array.isArray(v)) return v.map((x) => withoutNulls(x) ?? null);
+  if (typeof v !== 'object' || v === null) return v;
   const out: { [k: string]: Json } = {};
-  for (const k of Object.keys(before)) if (!(k in after)) out[k] = null;
+  for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = withoutNulls(x) ?? null;
+  return out;
+}
+
+/**
+ * A JSON merge patch turning `before` into `after` (removed keys become null; arrays are replaced).
+ * A null member counts as absent (e.g. conditions' `lastProbeTime: null`, which the server does not
+ * store), so re-sending the same status gives no patch.
+ */
+export function mergePatchDiff(before: Json | undefined, after: Json): Json | undefined {
+  if (before === undefined || before === null) return after === null ? undefined : after;
+  const isObj = (v: Json | undefined): v is { [k: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObj(before) || !isObj(after)) return JSON.stringify(withoutNulls(before)) === JSON.stringify(withoutNulls(after)) ? undefined : after;
+  const out: { [k: string]: Json } = {};
+  for (const k of Object.keys(before)) if (!(k in after) && before[k] !== null) out[k] = null;
   for (const [k, v] of Object.entries(after)) {
     const d = mergePatchDiff(before[k], v);
     if (d !== undefined) out[k] = d;
@@ -93,6 +106,7 @@ export class StatusManager {
       e.sentJSON = json;
       return;
     }
+    log.debug({ pod: `${api.metadata!.namespace}/${api.metadata!.name}`, patch: diff }, 'patching pod status');
     try {
       await this.pods.patch(api.metadata!.namespace, api.metadata!.name!, { metadata: { uid: api.metadata!.uid }, status: diff }, { type: 'merge', subresource: 'status' });
       e.sentJSON = json;

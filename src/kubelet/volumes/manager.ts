@@ -78,6 +78,8 @@ interface TrackedPod {
 export class VolumeManager {
   readonly tokens: ServiceAccountTokenManager;
   private readonly pods = new Map<string, TrackedPod>();
+  /** ConfigMaps and Secrets read in the last second, shared by all pods (see ApiObjectCache). */
+  private readonly apiObjects = new ApiObjectCache(API_OBJECT_TTL_MS);
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly clock: Clock;
   private readonly resyncPeriodMs: number;
@@ -110,7 +112,7 @@ export class VolumeManager {
       const tracked = this.pods.get(uid) ?? { pod, volumes: new Map<string, PodVolume>() };
       tracked.pod = pod;
       this.pods.set(uid, tracked);
-      const ctx = new SetUpContext(this.opts.client, pod, signal);
+      const ctx = new SetUpContext(this.opts.client, pod, signal, this.apiObjects);
       for (const vol of pod.spec?.volumes ?? []) {
         signal?.throwIfAborted();
         tracked.volumes.set(vol.name, await this.setUpVolume(ctx, vol));
@@ -129,7 +131,7 @@ export class VolumeManager {
       const tracked = this.pods.get(uid);
       if (!tracked) return;
       tracked.pod = pod;
-      const ctx = new SetUpContext(this.opts.client, pod, signal);
+      const ctx = new SetUpContext(this.opts.client, pod, signal, this.apiObjects);
       for (const vol of pod.spec?.volumes ?? []) {
         if (vol.configMap || vol.secret || vol.downwardAPI || vol.projected) tracked.volumes.set(vol.name, await this.setUpVolume(ctx, vol));
       }
@@ -408,14 +410,45 @@ export function podMemoryLimit(pod: Readonly<Pod>): number | undefined {
 }
 
 /** Per setUpPod call: the pod, the signal, and configMaps/secrets fetched once however many volumes use them. */
+const API_OBJECT_TTL_MS = 1000;
+
+/**
+ * A short-lived cache of API reads: every sync of every pod sets up its volumes again (as upstream's
+ * remount on sync), and a burst of pods all read the same `kube-root-ca.crt`, so without it each
+ * pod start cost several identical GETs. Upstream's kubelet serves these
+ * from watches of the referenced objects; a second of staleness is well inside the periodic resync.
+ */
+class ApiObjectCache {
+  private readonly entries = new Map<string, { at: number; value: Promise<unknown> }>();
+
+  constructor(private readonly ttlMs: number) {}
+
+  get(key: string, load: () => Promise<unknown>): Promise<unknown> {
+    const now = Date.now();
+    const hit = this.entries.get(key);
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
+    if (this.entries.size > 1000) for (const [k, e] of this.entries) if (now - e.at >= this.ttlMs) this.entries.delete(k);
+    const value = load();
+    const entry = { at: now, value };
+    this.entries.set(key, entry);
+    // Only found objects are kept: a pod waiting for a missing one sees it on its next try.
+    value.then(
+      (v) => v === undefined && this.entries.get(key) === entry && this.entries.delete(key),
+      () => this.entries.get(key) === entry && this.entries.delete(key),
+    );
+    return value;
+  }
+}
+
 class SetUpContext {
-  private readonly configMaps = new Map<string, Promise<ConfigMap | undefined>>();
-  private readonly secrets = new Map<string, Promise<Secret | undefined>>();
+  private readonly configMaps = new Map<string, Promise<unknown>>();
+  private readonly secrets = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly client: RestClient,
     readonly pod: Readonly<Pod>,
     readonly signal: AbortSignal | undefined,
+    private readonly shared: ApiObjectCache,
   ) {}
 
   get fsGroup(): number | undefined {
@@ -449,13 +482,15 @@ class SetUpContext {
     let p = cache.get(name);
     if (!p) {
       const ns = this.pod.metadata?.namespace ?? 'default';
-      p = this.client
-        .resource<ConfigMap | Secret>('', 'v1', plural)
-        .get(ns, name, this.call())
-        .catch((err: unknown) => {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        });
+      p = this.shared.get(`${plural}/${ns}/${name}`, () =>
+        this.client
+          .resource<ConfigMap | Secret>('', 'v1', plural)
+          .get(ns, name)
+          .catch((err: unknown) => {
+            if (isNotFound(err)) return undefined;
+            throw err;
+          }),
+      );
       cache.set(name, p);
     }
     const obj = await p;

@@ -226,4 +226,12 @@ describe('small kubelet helpers', () => {
   });
   it('mergePatchDiff nulls removed keys and keeps equal ones out', () =>
     assert.deepEqual(mergePatchDiff({ a: 1, b: { c: 2, d: 3 } }, { a: 1, b: { c: 5 } }), { b: { c: 5, d: null } }));
+  it('mergePatchDiff counts null members as absent, as the server stores them (no patch for a re-sent status)', () => {
+    const api = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: 't1' }] };
+    const kubelet = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: 't1' }], nominatedNodeName: null };
+    assert.equal(mergePatchDiff(api, kubelet), undefined);
+    const changed = { ...kubelet, conditions: [{ type: 'Ready', status: 'False', lastProbeTime: null, lastTransitionTime: 't2' }] };
+    assert.deepEqual(mergePatchDiff(api, changed), { conditions: changed.conditions });
+    assert.deepEqual(mergePatchDiff({ a: null, b: 1 }, { b: 1 }), undefined);
+  });
 });
