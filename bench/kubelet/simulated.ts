@@ -219,8 +219,12 @@ export async function runSimulatedNodesBench(o: SimulatedBenchOptions): Promise<
     const apiserverCpuSeconds = procStat(server.pid!).cpuSeconds - serverCpu0;
     say(`all ${o.pods} pods Running ${Math.round(allRunningMs)} ms after the first create; simulator CPU ${cpuRun.toFixed(1)} s, server CPU ${apiserverCpuSeconds.toFixed(1)} s`);
 
-    // Idle: only leases (and the occasional status) from here on.
+    // Idle: only leases (and the occasional status) from here on, once the simulator has worked off
+    // its queue (each pod's own Running update comes back through the watch as one more no-op sync).
     const idleSeconds = o.idleSeconds ?? 20;
+    await sleep(1000);
+    const settle = now() + 120_000;
+    while ((lastStats?.podQueue ?? 0) > 0 && now() < settle) await sleep(200);
     await sleep(1000);
     const podsMem = await simulatorMemory();
     const i0 = procStat(sim.pid!).cpuSeconds;
