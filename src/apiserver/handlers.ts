@@ -258,6 +258,15 @@ function continueAfter(reg: ResourceRegistry, namespace: string | undefined, rev
 
 // ---- watch ----
 
+/**
+ * Bytes a watch response may hold in Node's buffers before its writer waits for 'drain'. A socket's
+ * 'drain' comes at the earliest on the next turn of the event loop, so stopping at the socket's
+ * 16 KiB high-water mark let a watch send only ~16 KiB per turn while the same turn could commit
+ * dozens of writes: a busy server's watchers fell behind until they were closed. A slow client
+ * still stops its writer here and then fills its own queue in the watch cache.
+ */
+const WATCH_SEND_BUFFER_BYTES = 256 * 1024;
+
 export async function handleWatch(req: ResourceRequest, res: ServerResponse, form: ResponseForm, hooks: HandlerHooks, signal: AbortSignal): Promise<void> {
   const reg = need(req);
   const filter = selectors(req);
@@ -335,7 +344,7 @@ export async function handleWatch(req: ResourceRequest, res: ServerResponse, for
         }
         if (initialCount > 0 && ++seen === initialCount) await initialEnd();
       }
-      if (!ok) await new Promise((resolve) => res.once('drain', resolve));
+      if (!ok && res.writableLength >= WATCH_SEND_BUFFER_BYTES) await new Promise((resolve) => res.once('drain', resolve));
       if (ac.signal.aborted) break;
     }
   } catch (err) {

@@ -1,10 +1,14 @@
 // The watch cache of one resource: it lists the resource once, follows the store's watch,
 // and serves every API watch (and resourceVersion="0" lists) from memory, so thousands of
 // watchers cost the store one watch. Each API watcher has its own bounded queue; one that
-// cannot keep up is closed (the client re-watches), never slowing the others.
+// cannot keep up is closed (its stream just ends, as upstream's cacher does, and the client
+// re-watches from the last resourceVersion it saw), never slowing the others.
 
 import { isStorageError } from '../storage/errors.js';
 import type { Store, StoredObject } from '../storage/store.js';
+import { logger } from '../util/log.js';
+
+const log = logger('watch-cache');
 
 export type K8sObject = Record<string, any> & { metadata: Record<string, any> };
 
@@ -47,7 +51,17 @@ export class TooOldResourceVersion extends Error {
 
 /** Events kept for watches that resume; older resumes are served from the store. */
 const HISTORY_EVENTS = 1000;
-const WATCHER_QUEUE = 10_000;
+/**
+ * Events queued for one watcher before it is closed. Upstream's cacher holds 10–1,000 per watcher
+ * and waits at most 100 ms for room; ours is larger because one busy event loop both produces
+ * events and writes them out, so a healthy client can briefly trail by thousands.
+ */
+const WATCHER_QUEUE_EVENTS = 10_000;
+
+export interface WatchCacheOptions {
+  /** Events queued for one watcher before it is closed (default 10,000). */
+  watcherQueueEvents?: number;
+}
 
 interface Watcher {
   push(item: WatchItem): boolean;
@@ -67,6 +81,9 @@ export class WatchCache {
   private readonly watchers = new Set<Watcher>();
   private readonly waiters: Array<{ revision: number; resolve: () => void }> = [];
   private readonly ac = new AbortController();
+  private readonly watcherQueueEvents: number;
+  /** Watchers closed because they fell too far behind (upstream's apiserver_terminated_watchers_total). */
+  terminatedWatchers = 0;
   readonly ready: Promise<void>;
 
   /**
@@ -78,7 +95,9 @@ export class WatchCache {
     readonly prefix: string,
     private readonly prepare: (obj: K8sObject) => K8sObject = (o) => o,
     private readonly onError: (err: unknown) => void = () => {},
+    options: WatchCacheOptions = {},
   ) {
+    this.watcherQueueEvents = options.watcherQueueEvents ?? WATCHER_QUEUE_EVENTS;
     this.ready = this.run();
     this.ready.catch(() => {});
     // History the store has compacted away is not served from memory either: a watch from
@@ -222,9 +241,10 @@ export class WatchCache {
     const queue: WatchItem[] = [];
     let wake: (() => void) | undefined;
     let overflowed = false;
+    const limit = this.watcherQueueEvents;
     const watcher: Watcher = {
       push(item) {
-        if (queue.length >= WATCHER_QUEUE) {
+        if (queue.length >= limit) {
           overflowed = true;
           wake?.();
           return false;
@@ -248,7 +268,11 @@ export class WatchCache {
     try {
       while (!opts.signal.aborted) {
         if (overflowed) {
-          yield { type: 'ERROR', error: new Error('the watcher fell too far behind and was closed; watch again') };
+          // As upstream's cacher ("Forcing watcher close due to unresponsiveness"): the stream ends
+          // without an ERROR event and the queued events are dropped; a client re-watches from the
+          // last resourceVersion it received (from the store if the history no longer has it).
+          this.terminatedWatchers++;
+          log.warn({ prefix: this.prefix, queued: queue.length }, 'closing a watcher that fell too far behind');
           return;
         }
         const item = queue.shift();

@@ -174,6 +174,11 @@ export class PodSimulator {
     for (const r of this.recorders.values()) r.shutdown();
   }
 
+  /** Pod keys ready for a worker now. */
+  get queueLength(): number {
+    return this.queue.len();
+  }
+
   private recorderFor(nodeName: string): EventRecorder {
     let r = this.recorders.get(nodeName);
     if (!r) {

@@ -60,6 +60,10 @@ export interface SimulatedNodesOptions {
 export interface SimulatedNodesStats extends HeartbeatStats {
   nodes: number;
   pods: PodSimulatorStats;
+  /** The pod informer's lists and watches: more than one of each means its watch was cut and resumed. */
+  podWatch: { lists: number; watches: number; relistsAfterGone: number };
+  /** Pod keys waiting for a worker (not counting those waiting out a stage delay). */
+  podQueue: number;
 }
 
 export interface SimulatedNodes {
@@ -187,7 +191,7 @@ export async function startSimulatedNodes(o: SimulatedNodesOptions, outerSignal?
   signal.addEventListener('abort', () => void stop(), { once: true });
   return {
     nodeNames: specs.map((s) => s.name),
-    stats: () => ({ nodes: records.size, ...heartbeat.stats, pods: { ...pods.stats, applied: { ...pods.stats.applied } } }),
+    stats: () => ({ nodes: records.size, ...heartbeat.stats, pods: { ...pods.stats, applied: { ...pods.stats.applied } }, podWatch: { ...pods.informer.stats }, podQueue: pods.queueLength }),
     stop,
   };
 }

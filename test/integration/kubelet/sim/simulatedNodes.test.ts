@@ -120,6 +120,12 @@ describe('simulated nodes', () => {
     }
     assert.equal(ips.size, 50, 'pod IPs are distinct');
     assert.ok(new Set(pods.map((p) => p.spec!.nodeName)).size > 1, 'pods spread over nodes');
+    // One status patch per pod, all from one list and one watch of all bound pods.
+    const stats = sim!.stats();
+    assert.equal(stats.pods.applied['pod-ready'], 50, JSON.stringify(stats));
+    assert.equal(stats.pods.errors, 0, JSON.stringify(stats));
+    assert.equal(stats.podWatch.lists, 1, JSON.stringify(stats));
+    assert.equal(stats.podWatch.relistsAfterGone, 0, JSON.stringify(stats));
   });
 
   it('completes deletions: scaling down and deleting the Deployment leaves no pods', async () => {
