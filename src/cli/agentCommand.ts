@@ -16,6 +16,7 @@ export interface NodeFlags {
   clusterDns?: string;
   clusterDomain: string;
   maxPods: number;
+  podMaxPids: number;
   podManifestPath?: string;
   evictionHard?: string;
   kubeReserved?: string;
@@ -66,6 +67,11 @@ export function addNodeFlags(cmd: Command): Command {
     .option('--cluster-dns <ips>', 'cluster DNS service IPs for pods (default: the 10th address of the service range, 10.96.0.10)')
     .option('--cluster-domain <domain>', 'cluster domain', 'cluster.local')
     .option('--max-pods <n>', 'pods this node runs at most', (v: string) => Number.parseInt(v, 10), 110)
+    .option('--pod-max-pids <n>', 'processes (tasks) each pod may have, set as pids.max on its cgroup; -1 = no limit', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < -1) throw new InvalidArgumentError('must be -1 (no limit) or a number of processes');
+      return n;
+    }, -1)
     .option('--pod-manifest-path <dir>', 'static pod manifests (default <data-dir>/agent/pod-manifests)')
     .option('--eviction-hard <thresholds>', 'hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%')
     .option('--kube-reserved <list>', 'resources reserved for Kubernetes components, e.g. cpu=100m,memory=256Mi')
@@ -90,6 +96,7 @@ export function agentOptionsFrom(f: NodeFlags): Partial<AgentOptions> {
     ...(f.clusterDns ? { clusterDNS: f.clusterDns.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     clusterDomain: f.clusterDomain,
     maxPods: f.maxPods,
+    ...(f.podMaxPids > 0 ? { podPidsLimit: f.podMaxPids } : {}),
     ...(f.podManifestPath !== undefined ? { podManifestPath: f.podManifestPath } : {}),
     ...(evictionHard ? { evictionHard } : {}),
     ...(kubeReserved ? { kubeReserved } : {}),

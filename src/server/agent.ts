@@ -44,6 +44,8 @@ export interface AgentOptions {
   /** Signs the kubelet's serving certificate; without it the kubelet makes a self-signed one, as upstream. */
   servingCA?: CertificateAuthority;
   maxPods?: number;
+  /** --pod-max-pids: pids.max of every pod's cgroup; -1 or absent = no limit. */
+  podPidsLimit?: number;
   kubeReserved?: Record<string, string>;
   systemReserved?: Record<string, string>;
   evictionHard?: Record<string, string>;
@@ -253,6 +255,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     podsDir,
     ...(o.podManifestPath !== undefined ? { podManifestPath: o.podManifestPath } : {}),
     ...(o.maxPods !== undefined ? { maxPods: o.maxPods } : {}),
+    ...(o.podPidsLimit !== undefined ? { podPidsLimit: o.podPidsLimit } : {}),
     ...(o.kubeReserved ? { kubeReserved: o.kubeReserved } : {}),
     ...(o.systemReserved ? { systemReserved: o.systemReserved } : {}),
     ...(o.evictionHard ? { evictionHard: o.evictionHard } : {}),

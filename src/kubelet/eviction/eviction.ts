@@ -85,15 +85,17 @@ export function resourceFor(signal: Signal): string {
 
 export interface PodUsage {
   pod: Readonly<Pod>;
-  /** Usage of the signal's resource per container (bytes/inodes/pids). */
+  /** Usage of the signal's resource per container (bytes/inodes). */
   containers: Record<string, number>;
+  /** The pod's whole usage when it is not counted per container (pids: the pod cgroup's tasks). */
+  total?: number;
 }
 
 function request(pod: Readonly<Pod>, resource: string): number {
   return (pod.spec?.containers ?? []).reduce((s, c) => s + quantityValue(c.resources?.requests?.[resource] ?? '0'), 0);
 }
 
-const total = (u: PodUsage) => Object.values(u.containers).reduce((a, b) => a + b, 0);
+const total = (u: PodUsage) => u.total ?? Object.values(u.containers).reduce((a, b) => a + b, 0);
 
 /**
  * Eviction order as upstream's rankMemoryPressure / rankDiskPressure: pods whose usage exceeds
@@ -125,6 +127,8 @@ function formatBytes(n: number): string {
 export function evictionMessage(t: Threshold, obs: Observation, usage: PodUsage): string {
   const resource = resourceFor(t.signal);
   let msg = `The node was low on resource: ${resource}. Threshold quantity: ${t.text}, available: ${resource === 'pids' || resource === 'inodes' ? obs.available : formatBytes(obs.available)}. `;
+  // As upstream, a pids message names no container: processes are counted per pod.
+  if (resource === 'pids') return msg;
   for (const c of usage.pod.spec?.containers ?? []) {
     const used = usage.containers[c.name];
     if (used === undefined) continue;
