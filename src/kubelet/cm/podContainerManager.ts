@@ -87,13 +87,23 @@ export class PodContainerManager {
   }
 
   /**
-   * Destroy: removes the pod cgroup once its containers are gone (empty child dirs first). A busy
-   * cgroup is left for the next housekeeping; only the pids tree is ours to remove here, the runtime
-   * removes what it made in the other hierarchies.
+   * Destroy: removes the pod cgroup from every hierarchy once its containers are gone (empty child
+   * dirs first), as upstream's pod container manager does; containerd leaves these behind. A busy
+   * cgroup refuses rmdir and is left alone.
    */
   destroy(pod: Readonly<Pod>): void {
-    if (!this.enabled) return;
-    removeEmptyTree(this.pidsDir(pod));
+    const rel = podCgroupParent(pod);
+    let bases = [this.root];
+    if (this.version === 1) {
+      try {
+        bases = readdirSync(this.root, { withFileTypes: true })
+          .filter((e) => e.isDirectory() && e.name !== 'unified')
+          .map((e) => join(this.root, e.name));
+      } catch {
+        return;
+      }
+    }
+    for (const base of bases) removeEmptyTree(join(base, rel));
   }
 }
 
