@@ -150,7 +150,7 @@ export async function runAgentCommand(o: AgentCommandOptions): Promise<void> {
   }
   if (!o.server || !token) fail('--server and --token (or --token-file) are required; the token is in the server\'s <data-dir>/server/node-token');
   const nodeName = (o.nodeName ?? hostname()).toLowerCase();
-  const { bootstrapAgentCredentials } = await import('../server/agentBootstrap.js');
+  const { bootstrapAgentCredentials, kubeletClientCertificateStore } = await import('../server/agentBootstrap.js');
   const { loadKubeconfigConfig } = await import('../client/config.js');
   const { RestClient } = await import('../client/restClient.js');
   const { startAgent } = await import('../server/agent.js');
@@ -159,8 +159,20 @@ export async function runAgentCommand(o: AgentCommandOptions): Promise<void> {
   try {
     const creds = await bootstrapAgentCredentials({ server: o.server!, token: token!, dataDir: o.dataDir, nodeName, ...(o.caFile ? { caFile: o.caFile } : {}), signal: ac.signal });
     const config = await loadKubeconfigConfig({ path: creds.kubeconfig });
-    const client = new RestClient(config, { component: 'kubelet', qps: 50, burst: 100 });
-    agent = await startAgent({ nodeIP: defaultAdvertiseAddress(), ...agentOptionsFrom(o), nodeName, client, dataDir: o.dataDir, clientCAPem: creds.caPem });
+    // The pair in kubelet-client-current.pem, split (the kubeconfig names that one file for both);
+    // a kubeconfig from before rotation existed carries its pair inline.
+    const store = kubeletClientCertificateStore(o.dataDir);
+    const pair = (await store.current()) ?? (config.certPem && config.keyPem ? { certPem: config.certPem, keyPem: config.keyPem } : undefined);
+    const client = new RestClient(pair ? { ...config, certPem: pair.certPem, keyPem: pair.keyPem } : config, { component: 'kubelet', qps: 50, burst: 100 });
+    agent = await startAgent({
+      nodeIP: defaultAdvertiseAddress(),
+      ...agentOptionsFrom(o),
+      nodeName,
+      client,
+      dataDir: o.dataDir,
+      clientCAPem: creds.caPem,
+      ...(pair ? { clientCertificate: { certPem: pair.certPem, keyPem: pair.keyPem, store } } : {}),
+    });
   } catch (err) {
     return fail((err as Error).message);
   }
