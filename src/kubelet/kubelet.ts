@@ -7,7 +7,6 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import type { Node, NodeStatus, Pod, PodStatus, Taint } from 'kubernetes-types/core/v1.js';
-import { podQOSClass } from '../api/qos.js';
 import { milliValue, quantityValue } from '../api/quantity.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/apiError.js';
 import { EventRecorder } from '../client/events.js';
@@ -16,7 +15,7 @@ import { microTime } from '../client/microTime.js';
 import type { RestClient } from '../client/restClient.js';
 import { logger } from '../util/log.js';
 import { isMirrorPod, mirrorPodFor, StaticPodSource } from './config/staticPods.js';
-import { isCriticalPod, parseThresholds, type Observations, type PodUsage, type Signal } from './eviction/eviction.js';
+import { conditionsRefusing, parseThresholds, type Observations, type PodUsage, type Signal } from './eviction/eviction.js';
 import { EvictionManager } from './eviction/manager.js';
 import { FAILED_TO_CREATE_POD_CONTAINER, PodContainerManager } from './cm/podContainerManager.js';
 import { ImageGCManager } from './imageGC.js';
@@ -583,7 +582,7 @@ export class Kubelet {
 
   /** Node-level admission (canAdmitPod): pod count and resources against allocatable. */
   private admit(pod: Readonly<Pod>): { ok: true } | { ok: false; reason: string; message: string } {
-    const pressure = this.underPressure(pod);
+    const pressure = conditionsRefusing(this.eviction.pressure(), pod);
     if (pressure) return { ok: false, reason: 'Evicted', message: `The node had condition: [${pressure.join(' ')}]. ` };
     const alloc = this.nodeAllocatable();
     const active = [...this.pods.values()].filter((r) => r.admitted && !r.terminated && !r.removed && r.pod.metadata!.uid !== pod.metadata!.uid);
@@ -598,18 +597,6 @@ export class Kubelet {
       if (used + want > cap) return { ok: false, reason: `OutOf${r}`, message: `Node didn't have enough resource: ${r}, requested: ${want}, used: ${used}, capacity: ${cap}` };
     }
     return { ok: true };
-  }
-
-  /**
-   * The eviction manager's admission (upstream managerImpl.Admit): under memory pressure alone only
-   * BestEffort pods are refused; under disk or PID pressure every pod but critical ones.
-   */
-  private underPressure(pod: Readonly<Pod>): string[] | undefined {
-    const p = this.eviction.pressure();
-    const conds = [...(p.memory ? ['MemoryPressure'] : []), ...(p.disk ? ['DiskPressure'] : []), ...(p.pid ? ['PIDPressure'] : [])];
-    if (conds.length === 0 || isCriticalPod(pod)) return undefined;
-    if (conds.length === 1 && p.memory && podQOSClass(pod) !== 'BestEffort') return undefined;
-    return conds;
   }
 
   private isTerminalPhase(pod: Readonly<Pod>): boolean {

@@ -116,7 +116,13 @@ export class ClientCertificateManager {
           if (signal.aborted) return;
           this.renewErrors?.inc();
           const retryMs = ROTATION_BACKOFF_MS[attempt] ?? ROTATION_RETRY_MS;
-          if (attempt === ROTATION_BACKOFF_MS.length) log.error({ err: (err as Error).message }, 'Reached backoff limit, still unable to rotate certs');
+          if (this.now() > this.pair.notAfter.getTime()) {
+            // Upstream's kubelet exits here; ours keeps serving its pods and says how to get a new certificate.
+            log.error(
+              { err: (err as Error).message, expired: this.pair.notAfter.toISOString() },
+              'the kubelet client certificate has expired and could not be renewed: restart the agent, which bootstraps a new one with the node token',
+            );
+          } else if (attempt === ROTATION_BACKOFF_MS.length) log.error({ err: (err as Error).message }, 'Reached backoff limit, still unable to rotate certs');
           else log.warn({ err: (err as Error).message, retryMs }, 'certificate rotation failed; retrying');
           await sleep(retryMs * (1 + 0.1 * this.random()), signal);
         }

@@ -2,6 +2,7 @@
 // conditions they drive, and which pod goes first when a threshold is crossed. Pure functions; the
 // manager in manager.ts reads the machine and acts.
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import { podQOSClass } from '../../api/qos.js';
 import { isQuantity, quantityValue } from '../../api/quantity.js';
 
 export type Signal = 'memory.available' | 'nodefs.available' | 'nodefs.inodesFree' | 'imagefs.available' | 'pid.available';
@@ -144,4 +145,17 @@ export function isCriticalPod(pod: Readonly<Pod>): boolean {
   if (src !== undefined && src !== 'api') return true;
   if (pod.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined) return true;
   return (pod.spec?.priority ?? 0) >= 2_000_000_000;
+}
+
+/**
+ * The eviction manager's pod admission (upstream managerImpl.Admit): the node conditions that refuse
+ * `pod`, or undefined to admit it. Under memory pressure alone only BestEffort pods are refused; under
+ * disk or PID pressure every pod but critical ones. The kubelet rejects with reason Evicted and the
+ * message `The node had condition: [PIDPressure]. `.
+ */
+export function conditionsRefusing(pressure: { memory: boolean; disk: boolean; pid: boolean }, pod: Readonly<Pod>): string[] | undefined {
+  const conds = [...(pressure.memory ? ['MemoryPressure'] : []), ...(pressure.disk ? ['DiskPressure'] : []), ...(pressure.pid ? ['PIDPressure'] : [])];
+  if (conds.length === 0 || isCriticalPod(pod)) return undefined;
+  if (conds.length === 1 && pressure.memory && podQOSClass(pod) !== 'BestEffort') return undefined;
+  return conds;
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { PodCgroupError, PodContainerManager } from '../../../../src/kubelet/cm/podContainerManager.js';
-import { evictionMessage, parseThresholds, rankForEviction } from '../../../../src/kubelet/eviction/eviction.js';
+import { conditionsRefusing, evictionMessage, parseThresholds, rankForEviction } from '../../../../src/kubelet/eviction/eviction.js';
 import { tempDir } from '../../../support/tmp.js';
 
 const pod = (name: string, opts: { cpu?: string; priority?: number } = {}): Pod => ({
@@ -110,4 +110,17 @@ describe('PID pressure eviction', () => {
       'The node was low on resource: pids. Threshold quantity: 1000, available: 600. ',
     );
   });
+});
+
+describe('admission under node pressure (the eviction manager’s Admit)', () => {
+  const none = { memory: false, disk: false, pid: false };
+  const cases: Array<{ name: string; pressure: typeof none; pod: Pod; want: string[] | undefined }> = [
+    { name: 'no pressure admits every pod', pressure: none, pod: pod('be'), want: undefined },
+    { name: 'PID pressure refuses a Burstable pod', pressure: { ...none, pid: true }, pod: pod('bu', { cpu: '100m' }), want: ['PIDPressure'] },
+    { name: 'PID pressure admits a system-critical pod', pressure: { ...none, pid: true }, pod: pod('crit', { priority: 2_000_001_000 }), want: undefined },
+    { name: 'memory pressure alone admits a Burstable pod', pressure: { ...none, memory: true }, pod: pod('bu', { cpu: '100m' }), want: undefined },
+    { name: 'memory pressure alone refuses a BestEffort pod', pressure: { ...none, memory: true }, pod: pod('be'), want: ['MemoryPressure'] },
+    { name: 'memory and PID pressure refuse a Burstable pod, naming both', pressure: { ...none, memory: true, pid: true }, pod: pod('bu', { cpu: '100m' }), want: ['MemoryPressure', 'PIDPressure'] },
+  ];
+  for (const c of cases) it(c.name, () => assert.deepEqual(conditionsRefusing(c.pressure, c.pod), c.want));
 });
