@@ -16,6 +16,7 @@ export interface NodeFlags {
   clusterDns?: string;
   clusterDomain: string;
   maxPods: number;
+  podMaxPids: number;
   podManifestPath?: string;
   evictionHard?: string;
   kubeReserved?: string;
@@ -66,6 +67,11 @@ export function addNodeFlags(cmd: Command): Command {
     .option('--cluster-dns <ips>', 'cluster DNS service IPs for pods (default: the 10th address of the service range, 10.96.0.10)')
     .option('--cluster-domain <domain>', 'cluster domain', 'cluster.local')
     .option('--max-pods <n>', 'pods this node runs at most', (v: string) => Number.parseInt(v, 10), 110)
+    .option('--pod-max-pids <n>', 'processes (tasks) each pod may have, set as pids.max on its cgroup; -1 = no limit', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < -1) throw new InvalidArgumentError('must be -1 (no limit) or a number of processes');
+      return n;
+    }, -1)
     .option('--pod-manifest-path <dir>', 'static pod manifests (default <data-dir>/agent/pod-manifests)')
     .option('--eviction-hard <thresholds>', 'hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%')
     .option('--kube-reserved <list>', 'resources reserved for Kubernetes components, e.g. cpu=100m,memory=256Mi')
@@ -90,6 +96,7 @@ export function agentOptionsFrom(f: NodeFlags): Partial<AgentOptions> {
     ...(f.clusterDns ? { clusterDNS: f.clusterDns.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     clusterDomain: f.clusterDomain,
     maxPods: f.maxPods,
+    ...(f.podMaxPids > 0 ? { podPidsLimit: f.podMaxPids } : {}),
     ...(f.podManifestPath !== undefined ? { podManifestPath: f.podManifestPath } : {}),
     ...(evictionHard ? { evictionHard } : {}),
     ...(kubeReserved ? { kubeReserved } : {}),
@@ -143,7 +150,7 @@ export async function runAgentCommand(o: AgentCommandOptions): Promise<void> {
   }
   if (!o.server || !token) fail('--server and --token (or --token-file) are required; the token is in the server\'s <data-dir>/server/node-token');
   const nodeName = (o.nodeName ?? hostname()).toLowerCase();
-  const { bootstrapAgentCredentials } = await import('../server/agentBootstrap.js');
+  const { bootstrapAgentCredentials, kubeletClientCertificateStore } = await import('../server/agentBootstrap.js');
   const { loadKubeconfigConfig } = await import('../client/config.js');
   const { RestClient } = await import('../client/restClient.js');
   const { startAgent } = await import('../server/agent.js');
@@ -152,8 +159,20 @@ export async function runAgentCommand(o: AgentCommandOptions): Promise<void> {
   try {
     const creds = await bootstrapAgentCredentials({ server: o.server!, token: token!, dataDir: o.dataDir, nodeName, ...(o.caFile ? { caFile: o.caFile } : {}), signal: ac.signal });
     const config = await loadKubeconfigConfig({ path: creds.kubeconfig });
-    const client = new RestClient(config, { component: 'kubelet', qps: 50, burst: 100 });
-    agent = await startAgent({ nodeIP: defaultAdvertiseAddress(), ...agentOptionsFrom(o), nodeName, client, dataDir: o.dataDir, clientCAPem: creds.caPem });
+    // The pair in kubelet-client-current.pem, split (the kubeconfig names that one file for both);
+    // a kubeconfig from before rotation existed carries its pair inline.
+    const store = kubeletClientCertificateStore(o.dataDir);
+    const pair = (await store.current()) ?? (config.certPem && config.keyPem ? { certPem: config.certPem, keyPem: config.keyPem } : undefined);
+    const client = new RestClient(pair ? { ...config, certPem: pair.certPem, keyPem: pair.keyPem } : config, { component: 'kubelet', qps: 50, burst: 100 });
+    agent = await startAgent({
+      nodeIP: defaultAdvertiseAddress(),
+      ...agentOptionsFrom(o),
+      nodeName,
+      client,
+      dataDir: o.dataDir,
+      clientCAPem: creds.caPem,
+      ...(pair ? { clientCertificate: { certPem: pair.certPem, keyPem: pair.keyPem, store } } : {}),
+    });
   } catch (err) {
     return fail((err as Error).message);
   }

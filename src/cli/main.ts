@@ -38,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--service-cidr <cidr>', 'k3s\'s name for --service-cluster-ip-range')
     .option('--disable-kube-proxy', 'do not run kube-proxy (the kube-proxy DaemonSet)', false)
     .option('--etcd-compaction-interval <duration>', 'how often history older than this is compacted (0 = never)', parseDuration, 5 * 60_000)
+    .option('--cluster-signing-duration <duration>', 'longest certificate csrsigning issues, e.g. kubelet client certificates (kube-controller-manager\'s flag)', parseDuration, 365 * 24 * 3600_000)
     .action(async (opts: ServerCommandOptions) => {
       const { runServerCommand } = await import('./serverCommand.js');
       await runServerCommand(opts);

@@ -27,12 +27,13 @@ export interface ServerCommandOptions extends NodeFlags {
   serviceCidr?: string;
   disableKubeProxy: boolean;
   etcdCompactionInterval: number;
+  clusterSigningDuration: number;
 }
 
 export async function runServerCommand(opts: ServerCommandOptions): Promise<void> {
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer({ ...opts, tlsSan: opts.tlsSan, compactionIntervalMs: opts.etcdCompactionInterval, clusterCIDR: opts.clusterCidr, disable: opts.disable, serviceLBPool: opts.servicelbPool, serviceClusterIPRange: opts.serviceCidr ?? opts.serviceClusterIpRange, serviceNodePortRange: opts.serviceNodePortRange, agent: agentOptionsFrom(opts) });
+    server = await startServer({ ...opts, tlsSan: opts.tlsSan, compactionIntervalMs: opts.etcdCompactionInterval, clusterCIDR: opts.clusterCidr, disable: opts.disable, serviceLBPool: opts.servicelbPool, serviceClusterIPRange: opts.serviceCidr ?? opts.serviceClusterIpRange, serviceNodePortRange: opts.serviceNodePortRange, clusterSigningDurationMs: opts.clusterSigningDuration, agent: agentOptionsFrom(opts) });
   } catch (err) {
     process.stderr.write(`k8ts server: ${(err as Error).message}\n`);
     process.exit(1);

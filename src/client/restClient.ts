@@ -60,8 +60,9 @@ const log = logger('rest-client');
 export class RestClient {
   readonly userAgent: string;
   private readonly base: URL;
-  private readonly agent: http.Agent;
-  private readonly watchAgent: http.Agent;
+  private agent: http.Agent;
+  private watchAgent: http.Agent;
+  private readonly makeAgents: (cert?: { certPem: string; keyPem: string }) => { agent: http.Agent; watchAgent: http.Agent };
   private readonly limiter: TokenBucket | undefined;
   private readonly tokenFile: TokenFileSource | undefined;
   private readonly timeoutMs: number;
@@ -74,25 +75,32 @@ export class RestClient {
     const component = options.component ?? 'client';
     this.userAgent = options.userAgent ?? `k8ts-${component}/${CLIENT_KUBERNETES_VERSION} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}) k8ts`;
     const secure = this.base.protocol === 'https:';
-    // One secure context for every connection: given ca/cert/key instead, Node parses them again
-    // for each new TLS connection.
-    const tls: https.AgentOptions = {
-      rejectUnauthorized: !config.insecureSkipTLSVerify,
-      ...(secure
-        ? {
-            secureContext: createSecureContext({
-              ...(config.caPem ? { ca: config.caPem } : {}),
-              ...(config.certPem ? { cert: config.certPem } : {}),
-              ...(config.keyPem ? { key: config.keyPem } : {}),
-            }),
-          }
-        : {}),
-      ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
+    this.makeAgents = (cert) => {
+      const certPem = cert?.certPem ?? config.certPem;
+      const keyPem = cert?.keyPem ?? config.keyPem;
+      // One secure context for every connection of these agents: given ca/cert/key instead, Node
+      // parses them again for each new TLS connection.
+      const tls: https.AgentOptions = {
+        rejectUnauthorized: !config.insecureSkipTLSVerify,
+        ...(secure
+          ? {
+              secureContext: createSecureContext({
+                ...(config.caPem ? { ca: config.caPem } : {}),
+                ...(certPem ? { cert: certPem } : {}),
+                ...(keyPem ? { key: keyPem } : {}),
+              }),
+            }
+          : {}),
+        ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
+      };
+      const make = (o: http.AgentOptions): http.Agent => (secure ? new https.Agent({ ...tls, ...o }) : new http.Agent(o));
+      return {
+        agent: make({ keepAlive: true, maxSockets: options.maxSockets ?? 32, maxFreeSockets: 8, scheduling: 'lifo' }),
+        // Each watch holds its socket for minutes; pooling them would starve ordinary requests.
+        watchAgent: make({ keepAlive: false }),
+      };
     };
-    const make = (o: http.AgentOptions): http.Agent => (secure ? new https.Agent({ ...tls, ...o }) : new http.Agent(o));
-    this.agent = make({ keepAlive: true, maxSockets: options.maxSockets ?? 32, maxFreeSockets: 8, scheduling: 'lifo' });
-    // Each watch holds its socket for minutes; pooling them would starve ordinary requests.
-    this.watchAgent = make({ keepAlive: false });
+    ({ agent: this.agent, watchAgent: this.watchAgent } = this.makeAgents());
     const qps = options.qps ?? 5;
     this.clock = options.clock ?? realClock;
     this.limiter = qps < 0 ? undefined : new TokenBucket(qps, Math.max(1, options.burst ?? 10), this.clock);
@@ -128,6 +136,20 @@ export class RestClient {
   async stream(req: Omit<RawRequest, 'method' | 'body' | 'contentType'>): Promise<IncomingMessage> {
     const { res } = await this.send({ ...req, method: 'GET' }, true);
     return res!;
+  }
+
+  /**
+   * Switches to a new client certificate (the kubelet's rotation): new connections present it at
+   * once. As upstream's kubelet closes all its connections on rotation, open watches are cut (their
+   * informers re-list over new connections) and idle pooled sockets closed; requests in flight finish
+   * on the old connection, which is closed a minute later at the latest.
+   */
+  setClientCertificate(certPem: string, keyPem: string): void {
+    const old = { agent: this.agent, watchAgent: this.watchAgent };
+    ({ agent: this.agent, watchAgent: this.watchAgent } = this.makeAgents({ certPem, keyPem }));
+    old.watchAgent.destroy();
+    for (const sockets of Object.values(old.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+    setTimeout(() => old.agent.destroy(), this.timeoutMs || 60_000).unref();
   }
 
   /** Frees the pooled sockets. Open watches end as their requests are aborted by their owners. */

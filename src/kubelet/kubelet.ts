@@ -15,8 +15,9 @@ import { microTime } from '../client/microTime.js';
 import type { RestClient } from '../client/restClient.js';
 import { logger } from '../util/log.js';
 import { isMirrorPod, mirrorPodFor, StaticPodSource } from './config/staticPods.js';
-import { parseThresholds, type Observations, type PodUsage, type Signal } from './eviction/eviction.js';
+import { conditionsRefusing, parseThresholds, type Observations, type PodUsage, type Signal } from './eviction/eviction.js';
 import { EvictionManager } from './eviction/manager.js';
+import { FAILED_TO_CREATE_POD_CONTAINER, PodContainerManager } from './cm/podContainerManager.js';
 import { ImageGCManager } from './imageGC.js';
 import { KubeRuntimeManager, type ContainerEnvironment } from './kuberuntime.js';
 import { RuntimeClassManager } from './runtimeClass.js';
@@ -57,6 +58,8 @@ export interface KubeletOptions {
   maxPods?: number;
   kubeReserved?: ResourceList;
   systemReserved?: ResourceList;
+  /** --pod-max-pids (podPidsLimit): processes a pod may have, set as pids.max on its cgroup; -1 (default) = no limit. */
+  podPidsLimit?: number;
   /** --eviction-hard, e.g. `{ 'memory.available': '100Mi', 'nodefs.available': '10%' }` (upstream's defaults). */
   evictionHard?: ResourceList;
   controlPlane?: boolean;
@@ -113,6 +116,7 @@ export class Kubelet {
   private staticSource: StaticPodSource | undefined;
   private readonly abort = new AbortController();
   private readonly runtimeClasses: RuntimeClassManager;
+  readonly podContainers: PodContainerManager;
   private timers: NodeJS.Timeout[] = [];
   private lastNodeStatus: NodeStatus | undefined;
   private lastNodeReportAt = 0;
@@ -134,6 +138,7 @@ export class Kubelet {
     this.statusManager = new StatusManager({ client: o.client, apiPodFor: (p) => this.apiPodFor(p) });
     this.workers = new PodWorkers((uid) => this.syncPodWorker(uid));
     this.runtimeClasses = new RuntimeClassManager(o.client);
+    this.podContainers = new PodContainerManager({ podPidsLimit: o.podPidsLimit ?? -1 });
     this.runtimeManager = undefined!;
     // Created in start() once the machine is known (needs its memory capacity).
   }
@@ -284,7 +289,8 @@ export class Kubelet {
     every(5 * 60_000, () => this.garbageCollectImages());
     every(this.o.evictionMonitoringMs ?? 10_000, async () => {
       const evicted = await this.eviction.synchronize();
-      if (evicted || this.eviction.pressure().memory !== this.pressure.memory || this.eviction.pressure().disk !== this.pressure.disk) await this.updateNodeStatus(false);
+      const p = this.eviction.pressure();
+      if (evicted || p.memory !== this.pressure.memory || p.disk !== this.pressure.disk || p.pid !== this.pressure.pid) await this.updateNodeStatus(false);
     });
     this.ready = true;
     log.info({ node: this.nodeName, runtime: `${this.runtimeName}://${this.runtimeVersion}`, ms: Math.round(performance.now() - t0) }, 'kubelet started');
@@ -381,6 +387,8 @@ export class Kubelet {
 
   private async podUsages(signal: Signal, pods: readonly Pod[]): Promise<PodUsage[]> {
     const stats = (await this.o.runtime.listContainerStats?.().catch(() => [])) ?? [];
+    // Processes are counted per pod (its cgroup's pids.current), as upstream's pod ProcessStats.
+    if (signal === 'pid.available') return pods.map((pod) => ({ pod, containers: {}, total: this.podContainers.pidsCurrent(pod) ?? 0 }));
     return pods.map((pod) => {
       const containers: Record<string, number> = {};
       for (const s of stats) {
@@ -574,6 +582,8 @@ export class Kubelet {
 
   /** Node-level admission (canAdmitPod): pod count and resources against allocatable. */
   private admit(pod: Readonly<Pod>): { ok: true } | { ok: false; reason: string; message: string } {
+    const pressure = conditionsRefusing(this.eviction.pressure(), pod);
+    if (pressure) return { ok: false, reason: 'Evicted', message: `The node had condition: [${pressure.join(' ')}]. ` };
     const alloc = this.nodeAllocatable();
     const active = [...this.pods.values()].filter((r) => r.admitted && !r.terminated && !r.removed && r.pod.metadata!.uid !== pod.metadata!.uid);
     if (active.length + 1 > Number(alloc.pods)) return { ok: false, reason: 'OutOfpods', message: `Node didn't have enough resource: pods, requested: 1, used: ${active.length}, capacity: ${alloc.pods}` };
@@ -629,6 +639,13 @@ export class Kubelet {
       await this.reportStatus(pod, await this.runtimeManager.getPodStatus(uid), false);
       return 2000;
     }
+    try {
+      this.podContainers.ensureExists(pod);
+    } catch (err) {
+      this.recorder.event(pod, 'Warning', FAILED_TO_CREATE_POD_CONTAINER, `unable to ensure pod container exists: ${(err as Error).message}`);
+      log.warn({ pod: `${pod.metadata!.namespace}/${pod.metadata!.name}`, err: (err as Error).message }, 'failed to ensure that the pod cgroups exist and are correctly applied');
+      return 2000;
+    }
     this.hooks.probesAdd(pod);
     const before = await this.runtimeManager.getPodStatus(uid);
     phase('sync: runtime status');
@@ -681,6 +698,7 @@ export class Kubelet {
     if (rec.removed) {
       const status = await this.runtimeManager.getPodStatus(uid);
       await this.runtimeManager.garbageCollect(status, true);
+      this.podContainers.destroy(pod);
       await rm(join(this.podsDir, uid), { recursive: true, force: true }).catch(() => undefined);
       this.pods.delete(uid);
       this.statusManager.forget(uid);

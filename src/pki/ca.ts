@@ -152,7 +152,10 @@ function usageExtensions(usages: readonly KeyUsage[], isCA: boolean): x509.Exten
 }
 
 function clampDates(now: Date, validityMs: number, issuer?: x509.X509Certificate): { notBefore: Date; notAfter: Date } {
-  let notBefore = new Date(now.getTime() - CERTIFICATE_BACKDATE_MS);
+  // A certificate shorter-lived than two backdates (--cluster-signing-duration under 10 minutes, for
+  // tests of rotation) is backdated by half its life, so that renewal at 70–90% of it still falls
+  // after it was issued instead of at once.
+  let notBefore = new Date(now.getTime() - Math.min(CERTIFICATE_BACKDATE_MS, validityMs / 2));
   let notAfter = new Date(now.getTime() + validityMs);
   // A leaf never outlives or predates its issuer: Go rejects such a chain as "expired or not yet valid".
   if (issuer && notBefore < issuer.notBefore) notBefore = issuer.notBefore;

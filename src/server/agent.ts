@@ -19,6 +19,9 @@ import { ProbeManager } from '../kubelet/prober/manager.js';
 import { HandlerRunner } from '../kubelet/lifecycle/handlers.js';
 import type { EventSink } from '../kubelet/prober/prober.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import { Registry } from 'prom-client';
+import { ClientCertificateManager } from '../kubelet/certificate/manager.js';
+import type { CertificateFileStore } from '../kubelet/certificate/store.js';
 
 const log = logger('agent');
 
@@ -44,6 +47,8 @@ export interface AgentOptions {
   /** Signs the kubelet's serving certificate; without it the kubelet makes a self-signed one, as upstream. */
   servingCA?: CertificateAuthority;
   maxPods?: number;
+  /** --pod-max-pids: pids.max of every pod's cgroup; -1 or absent = no limit. */
+  podPidsLimit?: number;
   kubeReserved?: Record<string, string>;
   systemReserved?: Record<string, string>;
   evictionHard?: Record<string, string>;
@@ -54,6 +59,11 @@ export interface AgentOptions {
   bridge?: string;
   /** Prefix of netns names and other host-global names (agents sharing a host need distinct ones). */
   namePrefix?: string;
+  /**
+   * The kubelet's client certificate (that of `client`) and where renewed ones go: given, the kubelet
+   * rotates it before it expires (upstream rotateCertificates: true).
+   */
+  clientCertificate?: { certPem: string; keyPem: string; store: CertificateFileStore; expirationSeconds?: number };
   /** Do not enforce NetworkPolicy on this node (`--disable-network-policy`, as k3s). */
   disableNetworkPolicy?: boolean;
 }
@@ -227,6 +237,18 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     livenessFailures: (uid) => failed(uid, 'liveness'),
     startupFailures: (uid) => failed(uid, 'startup'),
   };
+  // The kubelet's /metrics (certificate manager metrics).
+  const metrics = new Registry();
+  const certificates = o.clientCertificate
+    ? new ClientCertificateManager({
+        client: o.client,
+        nodeName: o.nodeName,
+        initial: o.clientCertificate,
+        store: o.clientCertificate.store,
+        ...(o.clientCertificate.expirationSeconds !== undefined ? { expirationSeconds: o.clientCertificate.expirationSeconds } : {}),
+        registry: metrics,
+      })
+    : undefined;
   // The kubelet API comes up first: the node reports its port.
   const servingCA = o.servingCA ?? (await createCA({ commonName: `${o.nodeName}-ca@${Math.floor(Date.now() / 1000)}` }));
   const serving = await issueServingCertificate(servingCA, { commonName: o.nodeName, dnsNames: [o.nodeName, 'localhost'], ipAddresses: [o.nodeIP, '127.0.0.1'] });
@@ -238,6 +260,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       findPod: (ns, name, uid) => kubeletRef?.findPod(ns, name, uid),
       runtime: rt.runtime,
       podSandboxId: async (pod) => kubeletRef?.podSandboxId(pod.metadata!.uid!),
+      metrics,
     },
     tls: { cert: `${serving.certPem}${servingCA.certPem}`, key: serving.keyPem },
     clientCAPem: o.clientCAPem,
@@ -253,6 +276,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     podsDir,
     ...(o.podManifestPath !== undefined ? { podManifestPath: o.podManifestPath } : {}),
     ...(o.maxPods !== undefined ? { maxPods: o.maxPods } : {}),
+    ...(o.podPidsLimit !== undefined ? { podPidsLimit: o.podPidsLimit } : {}),
     ...(o.kubeReserved ? { kubeReserved: o.kubeReserved } : {}),
     ...(o.systemReserved ? { systemReserved: o.systemReserved } : {}),
     ...(o.evictionHard ? { evictionHard: o.evictionHard } : {}),
@@ -280,6 +304,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     hooks: () => hooks,
   });
   kubeletRef = kubelet;
+  // Renewal runs from the start: a short-lived certificate may be due while the kubelet starts.
+  certificates?.start();
   await kubelet.start();
   // Pods on other nodes are reached through their nodes (flannel's host-gw).
   const { HostGatewayRoutes } = await import('../network/hostGateway.js');
@@ -301,6 +327,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     importImage: (file) => rt.importImage(file),
     stop: async () => {
       abort.abort(new Error('agent stopping'));
+      await certificates?.stop();
       await routes.close();
       // The policy rules stay in the kernel, as kube-proxy's do: pods outlive the agent (`k8ts killall` removes them).
       await netpol?.stopped();

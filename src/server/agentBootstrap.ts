@@ -11,7 +11,8 @@ import { isAlreadyExists, isForbidden, isUnauthorized } from '../client/apiError
 import { RestClient } from '../client/restClient.js';
 import type { KubeObject } from '../client/resourceClient.js';
 import { createCSR, describeCertificate } from '../pki/ca.js';
-import { loadKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
+import { buildKubeconfig, loadKubeconfig, writeKubeconfig } from '../pki/kubeconfig.js';
+import { CertificateFileStore } from '../kubelet/certificate/store.js';
 import { decodeCertificatePEM, encodePrivateKeyPEM, generateKeyPair, publicKeySPKI } from '../pki/pem.js';
 import { logger } from '../util/log.js';
 import { caHashOf, parseNodeToken, verifyCAHash, NodeTokenError, type NodeToken } from './nodeToken.js';
@@ -19,6 +20,13 @@ import { caHashOf, parseNodeToken, verifyCAHash, NodeTokenError, type NodeToken 
 const log = logger('agent-bootstrap');
 
 export const KUBELET_KUBECONFIG = 'kubelet.kubeconfig';
+/** The kubelet's certificate directory under the agent dir (upstream /var/lib/kubelet/pki). */
+export const KUBELET_PKI_DIR = 'pki';
+
+/** The store of the agent's kubelet client certificate: `<dataDir>/agent/pki/kubelet-client-current.pem`. */
+export function kubeletClientCertificateStore(dataDir: string): CertificateFileStore {
+  return new CertificateFileStore(join(dataDir, 'agent', KUBELET_PKI_DIR), 'kubelet-client');
+}
 export const KUBELET_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';
 /** A kubeconfig is reused while more than this share of its certificate's life is left. */
 export const REUSE_MIN_REMAINING_FRACTION = 0.1;
@@ -154,7 +162,7 @@ function csrOutcome(csr: Readonly<CertificateSigningRequest>): { certPem: string
 }
 
 /** Waits (get, then watch) until the CSR has a certificate, is denied or failed, or `deadline` passes. */
-async function waitForCertificate(client: RestClient, name: string, deadline: number, signal?: AbortSignal): Promise<string> {
+export async function waitForCertificate(client: RestClient, name: string, deadline: number, signal?: AbortSignal): Promise<string> {
   const csrs = client.resource<CSRObject>('certificates.k8s.io', 'v1', 'certificatesigningrequests', { namespaced: false });
   const timeoutError = () =>
     new AgentBootstrapError(
@@ -268,7 +276,13 @@ export async function bootstrapAgentCredentials(opts: BootstrapAgentOptions): Pr
     const spki = Buffer.from(decodeCertificatePEM(certPem).publicKey.rawData);
     if (!spki.equals(await publicKeySPKI(key.publicKey))) throw new AgentBootstrapError('CSRFailed', `the certificate issued for ${name} is not for this agent's key`);
     await mkdir(join(opts.dataDir, 'agent'), { recursive: true, mode: 0o700 });
-    await writeKubeconfig(path, { name: 'k8ts', userName: commonName, server, caPem, certPem, keyPem: await encodePrivateKeyPEM(key) });
+    // As upstream's bootstrap: the pair goes to kubelet-client-current.pem and the kubeconfig points at
+    // that file, so certificate rotation only swaps the file and the kubeconfig stays right.
+    const store = kubeletClientCertificateStore(opts.dataDir);
+    await store.update(certPem, await encodePrivateKeyPEM(key));
+    const kubeconfig = buildKubeconfig({ name: 'k8ts', userName: commonName, server, caPem });
+    kubeconfig.users[0]!.user = { 'client-certificate': store.currentPath, 'client-key': store.currentPath };
+    await writeKubeconfig(path, kubeconfig);
     log.info({ kubeconfig: path, csr: name }, 'kubelet client certificate issued');
     return { kubeconfig: path, caPem, reused: false, csrName: name };
   } finally {

@@ -30,6 +30,8 @@ const log = logger('server');
 
 export interface ServerOptions {
   dataDir: string;
+  /** --cluster-signing-duration: longest certificate csrsigning issues (default 1 year). */
+  clusterSigningDurationMs?: number;
   httpsListenPort: number;
   bindAddress: string;
   advertiseAddress?: string | undefined;
@@ -195,10 +197,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
   });
   // The control-plane components are API clients over loopback HTTPS, each with its own identity,
   // exactly as if they ran in their own processes (architecture rule 1).
+  const componentCredentials = new Map<string, { certPem: string; keyPem: string }>();
   const componentClient = async (user: string, component: string, groups: string[] = []) => {
     const { issueClientCertificate } = await import('../pki/ca.js');
     const { RestClient } = await import('../client/restClient.js');
     const cert = await issueClientCertificate(pki.ca, { user, groups });
+    componentCredentials.set(user, cert);
     return new RestClient({ server: url, caPem: pki.ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem }, { component, qps: -1 });
   };
   let scheduler: { ready(): boolean; stop(): Promise<void> } | undefined;
@@ -214,7 +218,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
     controllerManager = await startControllerManager({
       client: await componentClient('system:kube-controller-manager', 'kube-controller-manager'),
       controllers: ['*', ...withoutControllers.map((c) => `-${c}`)],
-      options: { ...(serviceLBPool.length ? { serviceLBPool } : {}), rootCAPem: pki.ca.certPem, signingCA: pki.ca, localPathStorageRoot: join(opts.dataDir, 'storage'), ...(opts.disableAgent ? {} : { localNodeName: (opts.agent?.nodeName ?? hostname()).toLowerCase() }), ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) },
+      options: { ...(serviceLBPool.length ? { serviceLBPool } : {}), rootCAPem: pki.ca.certPem, signingCA: pki.ca, ...(opts.clusterSigningDurationMs ? { clusterSigningDurationMs: opts.clusterSigningDurationMs } : {}), localPathStorageRoot: join(opts.dataDir, 'storage'), ...(opts.disableAgent ? {} : { localNodeName: (opts.agent?.nodeName ?? hostname()).toLowerCase() }), ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) },
       leaderElect: false,
     });
   }
@@ -239,13 +243,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningK8tsServe
   if (!opts.disableAgent) {
     const { startAgent } = await import('./agent.js');
     const nodeName = (opts.agent?.nodeName ?? hostname()).toLowerCase();
+    const { kubeletClientCertificateStore } = await import('./agentBootstrap.js');
+    const kubeletClient = await componentClient(`system:node:${nodeName}`, 'kubelet', ['system:nodes']);
     agent = await startAgent({
       controlPlane: true,
       nodeIP: advertise,
       clusterDNS: [dnsServiceIP],
       ...opts.agent,
       nodeName,
-      client: await componentClient(`system:node:${nodeName}`, 'kubelet', ['system:nodes']),
+      client: kubeletClient,
+      // The in-process kubelet renews its client certificate like any agent's (rotateCertificates).
+      clientCertificate: { ...componentCredentials.get(`system:node:${nodeName}`)!, store: kubeletClientCertificateStore(opts.dataDir) },
       dataDir: opts.dataDir,
       clientCAPem: pki.ca.certPem,
       servingCA: pki.ca,

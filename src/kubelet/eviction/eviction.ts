@@ -2,6 +2,7 @@
 // conditions they drive, and which pod goes first when a threshold is crossed. Pure functions; the
 // manager in manager.ts reads the machine and acts.
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import { podQOSClass } from '../../api/qos.js';
 import { isQuantity, quantityValue } from '../../api/quantity.js';
 
 export type Signal = 'memory.available' | 'nodefs.available' | 'nodefs.inodesFree' | 'imagefs.available' | 'pid.available';
@@ -85,15 +86,17 @@ export function resourceFor(signal: Signal): string {
 
 export interface PodUsage {
   pod: Readonly<Pod>;
-  /** Usage of the signal's resource per container (bytes/inodes/pids). */
+  /** Usage of the signal's resource per container (bytes/inodes). */
   containers: Record<string, number>;
+  /** The pod's whole usage when it is not counted per container (pids: the pod cgroup's tasks). */
+  total?: number;
 }
 
 function request(pod: Readonly<Pod>, resource: string): number {
   return (pod.spec?.containers ?? []).reduce((s, c) => s + quantityValue(c.resources?.requests?.[resource] ?? '0'), 0);
 }
 
-const total = (u: PodUsage) => Object.values(u.containers).reduce((a, b) => a + b, 0);
+const total = (u: PodUsage) => u.total ?? Object.values(u.containers).reduce((a, b) => a + b, 0);
 
 /**
  * Eviction order as upstream's rankMemoryPressure / rankDiskPressure: pods whose usage exceeds
@@ -125,6 +128,8 @@ function formatBytes(n: number): string {
 export function evictionMessage(t: Threshold, obs: Observation, usage: PodUsage): string {
   const resource = resourceFor(t.signal);
   let msg = `The node was low on resource: ${resource}. Threshold quantity: ${t.text}, available: ${resource === 'pids' || resource === 'inodes' ? obs.available : formatBytes(obs.available)}. `;
+  // As upstream, a pids message names no container: processes are counted per pod.
+  if (resource === 'pids') return msg;
   for (const c of usage.pod.spec?.containers ?? []) {
     const used = usage.containers[c.name];
     if (used === undefined) continue;
@@ -140,4 +145,17 @@ export function isCriticalPod(pod: Readonly<Pod>): boolean {
   if (src !== undefined && src !== 'api') return true;
   if (pod.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined) return true;
   return (pod.spec?.priority ?? 0) >= 2_000_000_000;
+}
+
+/**
+ * The eviction manager's pod admission (upstream managerImpl.Admit): the node conditions that refuse
+ * `pod`, or undefined to admit it. Under memory pressure alone only BestEffort pods are refused; under
+ * disk or PID pressure every pod but critical ones. The kubelet rejects with reason Evicted and the
+ * message `The node had condition: [PIDPressure]. `.
+ */
+export function conditionsRefusing(pressure: { memory: boolean; disk: boolean; pid: boolean }, pod: Readonly<Pod>): string[] | undefined {
+  const conds = [...(pressure.memory ? ['MemoryPressure'] : []), ...(pressure.disk ? ['DiskPressure'] : []), ...(pressure.pid ? ['PIDPressure'] : [])];
+  if (conds.length === 0 || isCriticalPod(pod)) return undefined;
+  if (conds.length === 1 && pressure.memory && podQOSClass(pod) !== 'BestEffort') return undefined;
+  return conds;
 }
