@@ -6,7 +6,7 @@
 // object (a restarted kubelet) finds running pods and containers through their sandboxes' sockets.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile, access, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { hostname as osHostname } from 'node:os';
@@ -242,8 +242,6 @@ export class ProcessRuntime implements ContainerRuntime {
   /** Sandboxes are placed on shims one at a time, so a burst fills the current shim instead of racing for spares. */
   private placing: Promise<void> = Promise.resolve();
   private readonly maxPerShim: number;
-  /** Containers whose shim died, being killed (see containerState). */
-  private readonly reaping = new Set<string>();
 
   constructor(private readonly opts: ProcessRuntimeOptions) {
     this.netnsDir = opts.cni.netnsDir ?? '/var/run/netns';
@@ -382,28 +380,28 @@ export class ProcessRuntime implements ContainerRuntime {
     const shimPid = this.shimPidOf(c);
     if (this.shimPidAlive(shimPid)) return 'CONTAINER_RUNNING';
     // The shim died (crashed or killed): nobody writes the container's logs or records its exit
-    // any more. As containerd does for a dead shim, the container is killed and reported exited
-    // with an unknown status, so the kubelet restarts it under a live shim.
-    if (pidAlive(c.pid)) this.reapOrphan(c, shimPid);
+    // any more. As containerd does for a dead shim, the container is reported exited with an
+    // unknown status (recorded now, so every later look agrees) and killed if it still runs, so the
+    // kubelet restarts it under a live shim.
+    this.recordLostShim(c, shimPid);
     return 'CONTAINER_EXITED';
   }
 
-  /** Kills a container that outlived its shim and records it as exited (once; safe to repeat). */
-  private reapOrphan(c: ContainerRecord, shimPid: number | undefined): void {
-    if (this.reaping.has(c.id)) return;
-    this.reaping.add(c.id);
+  /** Records a container whose shim is gone as exited and kills what is left of it (once). */
+  private recordLostShim(c: ContainerRecord, shimPid: number | undefined): void {
+    const file = join(this.containerDir(c.id), 'exit.json');
+    const record: RuntimeExitRecord = { exitCode: 255, finishedAt: nowNanos().toString(), oomKilled: false, message: shimLostMessage(shimPid), shimLost: true };
+    try {
+      writeFileSync(file, JSON.stringify(record), { flag: 'wx' });
+    } catch {
+      return; // recorded already, or the container is being removed
+    }
+    if (!pidAlive(c.pid)) return;
     log.warn({ container: c.id, sandbox: c.sandboxId, shimPid }, 'the pod shim of a running container is gone; killing the container');
     void (async () => {
       await this.ociKill(c, 'SIGKILL');
       if (!isUnshare(c.ociBinary)) await execFileP(c.ociBinary, ['--root', this.ociRoot, 'delete', '--force', c.id]).catch(() => undefined);
-      const file = join(this.containerDir(c.id), 'exit.json');
-      if (existsSync(this.containerDir(c.id)) && !existsSync(file)) {
-        const record: RuntimeExitRecord = { exitCode: 255, finishedAt: nowNanos().toString(), oomKilled: false, message: shimLostMessage(shimPid), shimLost: true };
-        await writeJsonAtomic(file, record);
-      }
-    })()
-      .catch((err) => log.warn({ err, container: c.id }, 'could not clean up a container whose shim is gone'))
-      .finally(() => this.reaping.delete(c.id));
+    })().catch((err) => log.warn({ err, container: c.id }, 'could not kill a container whose shim is gone'));
   }
 
   // ---- version / status / config -------------------------------------------------------------
@@ -1041,6 +1039,7 @@ export class ProcessRuntime implements ContainerRuntime {
         exitCode = 255;
         reason = 'Unknown';
         message = shimLostMessage(this.shimPidOf(c));
+        finishedAt = nowNanos();
       }
     }
     return {
@@ -1334,7 +1333,7 @@ function hostCapabilities(): string[] | undefined {
 type RuntimeExitRecord = ShimExitRecord & { startError?: boolean; shimLost?: boolean };
 
 function shimLostMessage(shimPid: number | undefined): string {
-  return `the pod shim${shimPid ? ` (pid ${shimPid})` : ''} that ran the container is gone, so its exit status is unknown; a container still running was killed`;
+  return `the pod shim${shimPid ? ` (pid ${shimPid})` : ''} that ran the container is gone: its exit status is unknown, and a process still running was killed`;
 }
 
 function isUnshare(bin: string): boolean {
