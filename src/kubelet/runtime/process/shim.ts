@@ -225,7 +225,11 @@ function finishContainer(r: Running, code: number | null, signal: NodeJS.Signals
   if (err) record.message = err;
   const cleanup = (done: () => void) => (r.spec.command ? done() : void execFile(r.spec.ociBinary, ['--root', r.spec.ociRoot, 'delete', '--force', r.spec.id], () => done()));
   cleanup(() => {
-    writeJsonAtomic(r.spec.exitFile, record);
+    try {
+      writeJsonAtomic(r.spec.exitFile, record);
+    } catch (e) {
+      console.error(`exit record of ${r.spec.id}: ${(e as Error).message}`); // its container dir is gone
+    }
     r.exited = true;
     for (const a of r.attached) a.socket.end(encodeFrame(FRAME_EXIT, JSON.stringify({ exitCode })));
     r.attached.clear();
@@ -309,6 +313,15 @@ async function handle(socket: Socket, sandbox: Hosted | undefined): Promise<void
     reply(msg);
     socket.end();
   };
+  try {
+    await serve(socket, req, sandbox, reply, done);
+  } catch (err) {
+    // A shared shim must not go down over one bad request: its other pods' containers would die.
+    done({ ok: false, message: (err as Error).message });
+  }
+}
+
+async function serve(socket: Socket, req: ShimRequest, sandbox: Hosted | undefined, reply: (msg: ShimReply) => void, done: (msg: ShimReply) => void): Promise<void> {
   if (req.op === 'ping') return done({ ok: true, shimPid: process.pid });
   if (!sandbox) {
     if (req.op === 'adopt') return done(await adopt(req));
@@ -418,6 +431,9 @@ let maxSandboxes = 1;
 setTitle();
 process.on('SIGPIPE', () => undefined);
 process.on('SIGHUP', () => undefined);
+// The last line of defence of the pods it hosts: log a bug and keep serving.
+process.on('uncaughtException', (err) => console.error(`shim: ${err.stack ?? err.message}`));
+process.on('unhandledRejection', (err) => console.error(`shim: ${(err as Error)?.stack ?? String(err)}`));
 
 listenOn(controlPath, (s) => void handle(s, undefined)).then(
   (srv) => {
