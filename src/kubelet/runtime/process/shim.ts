@@ -361,8 +361,9 @@ async function serve(socket: Socket, req: ShimRequest, sandbox: Hosted | undefin
     case 'adopt':
       return done({ ok: false, message: 'adopt goes to the shim\'s control socket' });
     case 'shutdown':
-      done({ ok: true });
-      return releaseSandbox(sandbox);
+      // Released first, so the socket is gone when the runtime reads the reply.
+      releaseSandbox(sandbox);
+      return done({ ok: true });
   }
 }
 
