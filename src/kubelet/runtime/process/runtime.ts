@@ -1,11 +1,12 @@
 // The built-in process runtime: CRI semantics without containerd. A pod sandbox is a set of
 // namespaces held by bind-mounted files (network wired by the CNI plugins, uts+ipc shared by the
-// pod) plus a pod shim process; a container is an OCI bundle (overlayfs rootfs over the image's
-// unpacked layers + a generated config.json) run by runc or crun under the shim. All state is JSON
-// under `root`, so a new runtime object (a restarted kubelet) finds running pods and containers.
+// pod) plus a socket served by a pod shim process, which hosts up to `maxSandboxesPerShim` sandboxes;
+// a container is an OCI bundle (overlayfs rootfs over the image's unpacked layers + a generated
+// config.json) run by runc or crun under the shim. All state is JSON under `root`, so a new runtime
+// object (a restarted kubelet) finds running pods and containers through their sandboxes' sockets.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile, access, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { hostname as osHostname } from 'node:os';
@@ -111,6 +112,11 @@ export interface ProcessRuntimeOptions {
   namePrefix?: string;
   /** Size of each pod's /dev/shm tmpfs. */
   shmSizeBytes?: number;
+  /**
+   * How many pod sandboxes one shim process hosts, default 8 (1 = a shim per pod). A shim costs
+   * ~40 MB and ~0.3 CPU-s to start; a shim crash takes down the containers of all its pods.
+   */
+  maxSandboxesPerShim?: number;
 }
 
 interface SandboxRecord {
@@ -143,6 +149,8 @@ interface ContainerRecord {
   createdAt: string;
   startedAt?: string;
   pid?: number;
+  /** The shim that runs it (absent in records of older versions: then the sandbox's shim). */
+  shimPid?: number;
   logPath: string;
   rootfs: string;
   cgroupsPath: string;
@@ -226,12 +234,19 @@ export class ProcessRuntime implements ContainerRuntime {
   private readonly cgroupV: 1 | 2 = cgroupVersion();
   private readonly shimScript = fileURLToPath(new URL('./shim.js', import.meta.url));
   private network?: CniNetworkConfList;
+  /** The control socket of a started shim that hosts nothing yet. */
   private spare?: Promise<string>;
+  /** The control socket of the shim that takes new sandboxes while it has room. */
+  private current?: string;
+  /** Sandboxes are placed on shims one at a time, so a burst fills the current shim instead of racing for spares. */
+  private placing: Promise<void> = Promise.resolve();
+  private readonly maxPerShim: number;
 
   constructor(private readonly opts: ProcessRuntimeOptions) {
     this.netnsDir = opts.cni.netnsDir ?? '/var/run/netns';
     this.prefix = opts.namePrefix ?? 'k8ts-';
     this.cniBinDir = opts.cni.binDir ?? '/usr/lib/cni';
+    this.maxPerShim = Math.max(1, Math.floor(opts.maxSandboxesPerShim ?? 8));
     const runc = which('runc');
     let crun = which('crun');
     const crunProblem = crun ? crunUnsupportedReason() : undefined;
@@ -278,9 +293,11 @@ export class ProcessRuntime implements ContainerRuntime {
     await mkdir(this.sandboxesDir, { recursive: true });
     await mkdir(this.containersDir, { recursive: true });
     await mkdir(join(this.opts.root, 'run'), { recursive: true });
-    // Spares left by a runtime object that was not closed (a crashed kubelet).
+    // Control sockets left by a runtime object that was not closed (a crashed kubelet): those shims
+    // take no new sandboxes (they exit when their last one is gone, a spare at once); new sandboxes
+    // go to a fresh shim. (`spare-*` are the sockets of older versions' spares.)
     for (const name of await readdir(join(this.opts.root, 'run'))) {
-      if (!/^spare-[0-9a-f]+\.sock$/.test(name)) continue;
+      if (!/^(spare|shim)-[0-9a-f]+\.sock$/.test(name)) continue;
       const socket = join(this.opts.root, 'run', name);
       await shimRequest(socket, { op: 'shutdown' }, 2000).catch(() => undefined);
       await rm(socket, { force: true });
@@ -326,9 +343,19 @@ export class ProcessRuntime implements ContainerRuntime {
     throw new RuntimeError('NotFound', `an error occurred when try to find container "${id}": not found`);
   }
 
-  private shimPidAlive(sandboxId: string): boolean {
+  /** The pid of the shim that runs a container: recorded at start, else (older records) its sandbox's shim. */
+  private shimPidOf(c: ContainerRecord): number | undefined {
+    if (c.shimPid) return c.shimPid;
     try {
-      const { pid } = JSON.parse(readFileSync(join(this.sandboxDir(sandboxId), 'shim.pid.json'), 'utf8')) as { pid: number };
+      return (JSON.parse(readFileSync(join(this.sandboxDir(c.sandboxId), 'shim.pid.json'), 'utf8')) as { pid: number }).pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private shimPidAlive(pid: number | undefined): boolean {
+    if (!pid) return false;
+    try {
       // The shim renames itself (process.title), which rewrites its cmdline.
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       return cmdline.includes('k8ts-shim') || cmdline.includes(this.shimScript);
@@ -337,9 +364,9 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
-  private exitRecord(c: ContainerRecord): (ShimExitRecord & { startError?: boolean }) | undefined {
+  private exitRecord(c: ContainerRecord): RuntimeExitRecord | undefined {
     try {
-      return JSON.parse(readFileSync(join(this.containerDir(c.id), 'exit.json'), 'utf8')) as ShimExitRecord;
+      return JSON.parse(readFileSync(join(this.containerDir(c.id), 'exit.json'), 'utf8')) as RuntimeExitRecord;
     } catch {
       return undefined;
     }
@@ -348,11 +375,32 @@ export class ProcessRuntime implements ContainerRuntime {
   private containerState(c: ContainerRecord): ContainerState {
     if (this.exitRecord(c)) return 'CONTAINER_EXITED';
     if (!c.startedAt) return 'CONTAINER_CREATED';
-    if (pidAlive(c.pid)) return 'CONTAINER_RUNNING';
-    // The process is gone: its shim is about to write exit.json, unless the shim died too
-    // (then the exit status is unknown).
-    if (this.shimPidAlive(c.sandboxId)) return 'CONTAINER_RUNNING';
+    // While its shim lives, a container whose process is gone is about to get its exit.json.
+    const shimPid = this.shimPidOf(c);
+    if (this.shimPidAlive(shimPid)) return 'CONTAINER_RUNNING';
+    // The shim died (crashed or killed): nobody writes the container's logs or records its exit
+    // any more. As containerd does for a dead shim, the container is reported exited with an
+    // unknown status (recorded now, so every later look agrees) and killed if it still runs, so the
+    // kubelet restarts it under a live shim.
+    this.recordLostShim(c, shimPid);
     return 'CONTAINER_EXITED';
+  }
+
+  /** Records a container whose shim is gone as exited and kills what is left of it (once). */
+  private recordLostShim(c: ContainerRecord, shimPid: number | undefined): void {
+    const file = join(this.containerDir(c.id), 'exit.json');
+    const record: RuntimeExitRecord = { exitCode: 255, finishedAt: nowNanos().toString(), oomKilled: false, message: shimLostMessage(shimPid), shimLost: true };
+    try {
+      writeFileSync(file, JSON.stringify(record), { flag: 'wx' });
+    } catch {
+      return; // recorded already, or the container is being removed
+    }
+    if (!pidAlive(c.pid)) return;
+    log.warn({ container: c.id, sandbox: c.sandboxId, shimPid }, 'the pod shim of a running container is gone; killing the container');
+    void (async () => {
+      await this.ociKill(c, 'SIGKILL');
+      if (!isUnshare(c.ociBinary)) await execCommand(c.ociBinary, ['--root', this.ociRoot, 'delete', '--force', c.id]).catch(() => undefined);
+    })().catch((err) => log.warn({ err, container: c.id }, 'could not kill a container whose shim is gone'));
   }
 
   // ---- version / status / config -------------------------------------------------------------
@@ -488,6 +536,7 @@ export class ProcessRuntime implements ContainerRuntime {
       this.sandboxes.set(id, rec);
     } catch (err) {
       await this.tearDownSandbox(rec, true).catch(() => undefined);
+      // Releases only this sandbox from its (maybe shared) shim.
       await shimRequest(rec.shimSocket, { op: 'shutdown' }, 2000).catch(() => undefined);
       this.sandboxes.delete(id);
       await rm(dir, { recursive: true, force: true });
@@ -610,32 +659,60 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
+  /** Makes sure a live shim serves the sandbox's socket, placing the sandbox on a shim if none does. */
   private async ensureShim(rec: SandboxRecord): Promise<void> {
     if (existsSync(rec.shimSocket) && (await this.shimAlive(rec))) return;
-    const dir = this.sandboxDir(rec.id);
-    // A spare shim hides Node's start-up time from pod start-up.
+    const turn = this.placing.then(() => this.placeSandbox(rec));
+    this.placing = turn.catch(() => undefined);
+    await turn;
+  }
+
+  /**
+   * The current shim takes the sandbox while it has room and answers; else the spare (started ahead
+   * of need, which hides Node's start-up from pod start-up) becomes the current shim and a new spare
+   * starts. A shim that cannot be reached (dead, or retired by another runtime object over the same
+   * root) is passed over.
+   */
+  private async placeSandbox(rec: SandboxRecord): Promise<void> {
+    const req = { op: 'adopt', socket: rec.shimSocket, sandboxDir: this.sandboxDir(rec.id), maxSandboxes: this.maxPerShim } as const;
+    if (this.current) {
+      const reply = await shimRequest(this.current, req, 5000).catch(() => undefined);
+      if (reply?.ok) {
+        if (reply.full) this.current = undefined;
+        return;
+      }
+      this.current = undefined;
+    }
     const spare = this.spare;
     this.spare = undefined;
-    const spareSocket = spare ? await spare.catch(() => undefined) : undefined;
+    let control = spare ? await spare.catch(() => undefined) : undefined;
     this.spare = this.spawnSpare();
-    if (spareSocket) {
-      const reply = await shimRequest(spareSocket, { op: 'adopt', socket: rec.shimSocket, sandboxDir: dir }, 5000).catch(() => undefined);
-      await rm(spareSocket, { force: true });
-      if (reply?.ok) return;
+    let why = '';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      control ??= await this.startShim();
+      const reply = await shimRequest(control, req, 5000).catch((err: Error) => ({ ok: false as const, message: err.message }));
+      if (reply.ok) {
+        this.current = reply.full ? undefined : control;
+        return;
+      }
+      why = reply.message;
+      control = undefined;
     }
-    await this.spawnShim(rec.shimSocket, dir, join(dir, 'shim.log'));
+    throw new Error(`no pod shim took the sandbox: ${why}`);
   }
 
   private spawnSpare(): Promise<string> {
-    const socket = join(this.opts.root, 'run', `spare-${randomBytes(6).toString('hex')}.sock`);
-    const p = this.spawnShim(socket, '--spare', join(this.opts.root, 'run', 'spare-shim.log')).then(() => socket);
+    const p = this.startShim();
     p.catch((err) => log.warn({ err }, 'could not start a spare shim'));
     return p;
   }
 
-  private async spawnShim(socket: string, dirArg: string, logFile: string): Promise<void> {
+  /** Starts a shim that hosts nothing yet; resolves with its control socket. */
+  private async startShim(): Promise<string> {
+    const socket = join(this.opts.root, 'run', `shim-${randomBytes(6).toString('hex')}.sock`);
+    const logFile = join(this.opts.root, 'run', 'shim.log');
     const logFd = openSync(logFile, 'a');
-    const child = spawn(process.execPath, ['--max-old-space-size=64', this.shimScript, socket, dirArg], {
+    const child = spawn(process.execPath, ['--max-old-space-size=64', this.shimScript, socket], {
       detached: true,
       stdio: ['ignore', 'pipe', logFd],
       cwd: '/',
@@ -659,6 +736,7 @@ export class ProcessRuntime implements ContainerRuntime {
     child.removeAllListeners('exit');
     child.stdout?.destroy();
     child.unref();
+    return socket;
   }
 
   async stopPodSandbox(podSandboxId: string): Promise<void> {
@@ -668,6 +746,7 @@ export class ProcessRuntime implements ContainerRuntime {
       if (c.sandboxId === rec.id && this.containerState(c) === 'CONTAINER_RUNNING') await this.stopContainer(c.id, 0);
     }
     await this.tearDownSandbox(rec);
+    // Releases only this sandbox; its shim goes on for its other sandboxes.
     if (await this.shimAlive(rec)) await shimRequest(rec.shimSocket, { op: 'shutdown' }).catch(() => undefined);
     rec.state = 'SANDBOX_NOTREADY';
     await this.saveSandbox(rec);
@@ -687,6 +766,9 @@ export class ProcessRuntime implements ContainerRuntime {
     if (rec.config.linux.cgroupParent) removeCgroup(rec.config.linux.cgroupParent, this.cgroupV);
     this.sandboxes.delete(rec.id);
     await rm(this.sandboxDir(rec.id), { recursive: true, force: true });
+    // A shim that still serves the socket (stopPodSandbox could not reach it, or the sandbox was
+    // placed again) must let go, or it would never exit.
+    if (existsSync(rec.shimSocket)) await shimRequest(rec.shimSocket, { op: 'shutdown' }, 2000).catch(() => undefined);
     await rm(rec.shimSocket, { force: true });
   }
 
@@ -863,6 +945,7 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     c.pid = reply.pid;
     c.startedAt = reply.startedAt;
+    c.shimPid = reply.shimPid;
     await this.saveContainer(c);
   }
 
@@ -950,11 +1033,12 @@ export class ProcessRuntime implements ContainerRuntime {
         exitCode = exit.exitCode;
         finishedAt = BigInt(exit.finishedAt);
         message = exit.message ?? '';
-        reason = exit.startError ? 'StartError' : exit.oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
+        reason = exit.startError ? 'StartError' : exit.shimLost ? 'Unknown' : exit.oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
       } else {
         exitCode = 255;
         reason = 'Unknown';
-        message = 'the container process exited while its shim was not running; its exit status is unknown';
+        message = shimLostMessage(this.shimPidOf(c));
+        finishedAt = nowNanos();
       }
     }
     return {
@@ -1197,13 +1281,20 @@ export class ProcessRuntime implements ContainerRuntime {
     return this.opts.images.imageFsInfo();
   }
 
-  /** Nothing to stop: shims and containers outlive the runtime object, like containerd's shims. */
+  /**
+   * Shims and containers outlive the runtime object, like containerd's shims. The spare exits and
+   * the current shim is retired: it takes no new sandboxes and exits after its last one.
+   */
   async close(): Promise<void> {
     await this.loaded.catch(() => undefined);
+    await this.placing;
     const spare = this.spare;
     this.spare = undefined;
-    const socket = spare ? await spare.catch(() => undefined) : undefined;
-    if (socket) {
+    const current = this.current;
+    this.current = undefined;
+    const sockets = [current, spare ? await spare.catch(() => undefined) : undefined];
+    for (const socket of sockets) {
+      if (!socket) continue;
       await shimRequest(socket, { op: 'shutdown' }, 2000).catch(() => undefined);
       await rm(socket, { force: true });
     }
@@ -1235,6 +1326,13 @@ function hostCapabilities(): string[] | undefined {
     /* not Linux: every capability */
   }
   return hostCaps;
+}
+
+/** What the runtime reads from exit.json: the shim's record, or the runtime's own for a failed start or a lost shim. */
+type RuntimeExitRecord = ShimExitRecord & { startError?: boolean; shimLost?: boolean };
+
+function shimLostMessage(shimPid: number | undefined): string {
+  return `the pod shim${shimPid ? ` (pid ${shimPid})` : ''} that ran the container is gone: its exit status is unknown, and a process still running was killed`;
 }
 
 function isUnshare(bin: string): boolean {

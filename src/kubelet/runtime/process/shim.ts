@@ -1,12 +1,16 @@
-// The pod shim: one small detached Node process per pod sandbox (like containerd-shim-runc-v2, which
-// groups a pod's containers in one shim). It is the parent of each container's foreground
-// `runc run`, so it sees the real exit status; it writes the CRI log files, records exits in
-// `exit.json`, and serves attach. It survives kubelet restarts; the runtime finds it by its socket.
-// Run as: node shim.js <socketPath> <sandboxDir>
+// The pod shim: a small detached Node process that hosts up to N pod sandboxes (N = the runtime's
+// maxSandboxesPerShim; containerd-shim-runc-v2 hosts one pod, but a Node process costs ~40 MB and
+// ~0.3 CPU-s, so pods share). It is the parent of each container's foreground `runc run`, so it sees
+// the real exit status; it writes the CRI log files, records exits in `exit.json`, and serves attach.
+// Each hosted sandbox has its own socket (`adopt` adds one), so everything that talks to "the
+// sandbox's shim" is per sandbox; `shutdown` on that socket stops only that sandbox's containers.
+// A control socket takes `adopt` while the shim has room; the shim exits when it hosts no sandbox
+// and runs no container. It survives kubelet restarts; the runtime finds it by the sandbox sockets.
+// Run as: node shim.js <controlSocket>
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createServer, type Socket } from 'node:net';
-import { createWriteStream, readFileSync, renameSync, writeFileSync, existsSync, unlinkSync, mkdirSync, type WriteStream } from 'node:fs';
-import { dirname } from 'node:path';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createWriteStream, readFileSync, renameSync, writeFileSync, unlinkSync, mkdirSync, watch, type FSWatcher, type WriteStream } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { CriLineSplitter } from './criLog.js';
 import {
   FRAME_CLOSE_STDIN,
@@ -31,8 +35,18 @@ interface Attached {
   stderr: boolean;
 }
 
+/** A sandbox this shim serves: its socket, and the containers started through it. */
+interface Hosted {
+  socketPath: string;
+  dir: string;
+  server?: Server;
+}
+
 interface Running {
   spec: ShimContainerSpec;
+  sandbox: Hosted;
+  /** The container's process, once its pid file is there. */
+  pid?: number;
   child: ChildProcess;
   log: WriteStream;
   attached: Set<Attached>;
@@ -41,7 +55,13 @@ interface Running {
 }
 
 const running = new Map<string, Running>();
-let shuttingDown = false;
+/** Hosted sandboxes by socket path. */
+const hosted = new Map<string, Hosted>();
+/** Open while the shim takes new sandboxes; closed when full or retired. */
+let control: Server | undefined;
+let everHosted = false;
+let adopting = 0;
+let exiting = false;
 
 function nowNanos(): string {
   return (BigInt(Date.now()) * 1_000_000n).toString();
@@ -87,20 +107,55 @@ function ociLogError(spec: ShimContainerSpec): string {
   return '';
 }
 
+/**
+ * Resolves with the container's pid once the OCI runtime has written its pid file. An inotify watch
+ * on the container dir answers at once; a slow poll covers what a watch can miss (e.g. the file
+ * written before the watch started, or a watch that cannot be set up).
+ */
 function waitForPid(spec: ShimContainerSpec, child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      if (existsSync(spec.pidFile)) {
-        const pid = Number(readFileSync(spec.pidFile, 'utf8').trim());
-        if (pid > 0) return resolve(pid);
-      }
-      if (child.exitCode !== null || child.signalCode !== null) {
-        return reject(new Error(ociLogError(spec) || `${spec.ociBinary} exited with ${child.exitCode ?? child.signalCode} before the container started`));
-      }
-      if (Date.now() - started > 30_000) return reject(new Error('timed out waiting for the container process'));
-      setTimeout(tick, 3);
+    let watcher: FSWatcher | undefined;
+    let poll: NodeJS.Timeout | undefined;
+    const deadline = setTimeout(() => finish(new Error('timed out waiting for the container process')), 30_000);
+    const finish = (err?: Error, pid?: number) => {
+      clearTimeout(deadline);
+      clearTimeout(poll);
+      watcher?.close();
+      watcher = undefined;
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(pid ?? 0);
     };
+    const readPid = (): number => {
+      try {
+        return Number(readFileSync(spec.pidFile, 'utf8').trim()) || 0;
+      } catch {
+        return 0;
+      }
+    };
+    const check = (): boolean => {
+      const pid = readPid();
+      if (pid > 0) finish(undefined, pid);
+      return pid > 0;
+    };
+    function onExit(): void {
+      if (check()) return;
+      finish(new Error(ociLogError(spec) || `${spec.ociBinary} exited with ${child.exitCode ?? child.signalCode} before the container started`));
+    }
+    const tick = () => {
+      if (!check()) poll = setTimeout(tick, 20);
+    };
+    child.once('exit', onExit);
+    try {
+      const name = basename(spec.pidFile);
+      watcher = watch(dirname(spec.pidFile), (_event, file) => {
+        if (file === name || file === null) check();
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      /* the poll still runs */
+    }
+    if (child.exitCode !== null || child.signalCode !== null) return onExit();
     tick();
   });
 }
@@ -111,9 +166,10 @@ function broadcast(r: Running, kind: number, data: Buffer): void {
   }
 }
 
-async function startContainer(dir: string): Promise<ShimReply> {
+async function startContainer(sandbox: Hosted, dir: string): Promise<ShimReply> {
   const spec = JSON.parse(readFileSync(`${dir}/shim.json`, 'utf8')) as ShimContainerSpec;
   if (running.has(spec.id)) return { ok: false, message: `container ${spec.id} is already running` };
+  if (!hosted.has(sandbox.socketPath)) return { ok: false, message: `the sandbox of ${spec.id} is shutting down` };
   const runArgv = [spec.ociBinary, '--root', spec.ociRoot, '--log', spec.ociLog, '--log-format', 'json', 'run', '--keep', '--bundle', spec.bundle, '--pid-file', spec.pidFile, spec.id];
   if (spec.ociBinary.endsWith('crun')) runArgv.splice(runArgv.indexOf('--keep'), 1);
   const argv = spec.tty ? underPty(spec.command ?? runArgv) : (spec.command ?? runArgv);
@@ -121,7 +177,7 @@ async function startContainer(dir: string): Promise<ShimReply> {
     stdio: [spec.stdin || spec.tty ? 'pipe' : 'ignore', 'pipe', spec.tty ? 'ignore' : 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TERM: 'xterm' },
   });
-  const r: Running = { spec, child, log: openLog(spec.logPath), attached: new Set(), exited: false, stdinAttached: false };
+  const r: Running = { spec, sandbox, child, log: openLog(spec.logPath), attached: new Set(), exited: false, stdinAttached: false };
   running.set(spec.id, r);
   child.stdin?.on('error', () => undefined);
   const pipes: Promise<void>[] = [];
@@ -152,7 +208,8 @@ async function startContainer(dir: string): Promise<ShimReply> {
   });
   try {
     const pid = await waitForPid(spec, child);
-    return { ok: true, pid, startedAt: nowNanos() };
+    r.pid = pid;
+    return { ok: true, pid, startedAt: nowNanos(), shimPid: process.pid };
   } catch (err) {
     return { ok: false, message: (err as Error).message };
   }
@@ -168,7 +225,11 @@ function finishContainer(r: Running, code: number | null, signal: NodeJS.Signals
   if (err) record.message = err;
   const cleanup = (done: () => void) => (r.spec.command ? done() : void execFile(r.spec.ociBinary, ['--root', r.spec.ociRoot, 'delete', '--force', r.spec.id], () => done()));
   cleanup(() => {
-    writeJsonAtomic(r.spec.exitFile, record);
+    try {
+      writeJsonAtomic(r.spec.exitFile, record);
+    } catch (e) {
+      console.error(`exit record of ${r.spec.id}: ${(e as Error).message}`); // its container dir is gone
+    }
     r.exited = true;
     for (const a of r.attached) a.socket.end(encodeFrame(FRAME_EXIT, JSON.stringify({ exitCode })));
     r.attached.clear();
@@ -178,11 +239,36 @@ function finishContainer(r: Running, code: number | null, signal: NodeJS.Signals
   });
 }
 
+/** Exits once nothing is left to serve; a spare that never hosted a sandbox waits for its first `adopt`. */
 function maybeExit(): void {
-  if (shuttingDown && running.size === 0) {
-    server.close();
-    setTimeout(() => process.exit(0), 50).unref();
+  if (exiting || adopting > 0 || hosted.size > 0 || running.size > 0) return;
+  if (control && !everHosted) return;
+  exiting = true;
+  control?.close();
+  control = undefined;
+  setTimeout(() => process.exit(0), 50).unref();
+}
+
+/** Kills a sandbox's containers that still run, closes its socket and forgets it. */
+function releaseSandbox(h: Hosted): void {
+  hosted.delete(h.socketPath);
+  h.server?.close();
+  for (const r of running.values()) {
+    if (r.sandbox !== h || r.exited) continue;
+    if (r.spec.command) {
+      try {
+        if (r.pid) process.kill(r.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    } else execFile(r.spec.ociBinary, ['--root', r.spec.ociRoot, 'kill', r.spec.id, 'KILL'], () => undefined);
   }
+  setTitle();
+  maybeExit();
+}
+
+function setTitle(): void {
+  process.title = `k8ts-shim ${hosted.size}/${maxSandboxes} ${controlPath}`;
 }
 
 function attach(socket: Socket, req: Extract<ShimRequest, { op: 'attach' }>): boolean {
@@ -212,7 +298,8 @@ function attach(socket: Socket, req: Extract<ShimRequest, { op: 'attach' }>): bo
   return true;
 }
 
-async function handle(socket: Socket): Promise<void> {
+/** A connection on the control socket (`sandbox` undefined) or on a hosted sandbox's socket. */
+async function handle(socket: Socket, sandbox: Hosted | undefined): Promise<void> {
   socket.on('error', () => undefined);
   let req: ShimRequest;
   try {
@@ -222,18 +309,36 @@ async function handle(socket: Socket): Promise<void> {
     return;
   }
   const reply = (msg: ShimReply) => socket.write(JSON.stringify(msg) + '\n');
+  const done = (msg: ShimReply) => {
+    reply(msg);
+    socket.end();
+  };
+  try {
+    await serve(socket, req, sandbox, reply, done);
+  } catch (err) {
+    // A shared shim must not go down over one bad request: its other pods' containers would die.
+    done({ ok: false, message: (err as Error).message });
+  }
+}
+
+async function serve(socket: Socket, req: ShimRequest, sandbox: Hosted | undefined, reply: (msg: ShimReply) => void, done: (msg: ShimReply) => void): Promise<void> {
+  if (req.op === 'ping') return done({ ok: true, shimPid: process.pid });
+  if (!sandbox) {
+    if (req.op === 'adopt') return done(await adopt(req));
+    if (req.op === 'shutdown') {
+      // Retire: take no more sandboxes; the hosted ones keep running.
+      control?.close();
+      control = undefined;
+      done({ ok: true });
+      return maybeExit();
+    }
+    return done({ ok: false, message: `${req.op} needs a sandbox socket, not the shim's control socket` });
+  }
   switch (req.op) {
-    case 'ping':
-      reply({ ok: true, shimPid: process.pid });
-      return void socket.end();
     case 'start':
-      reply(await startContainer(req.dir));
-      return void socket.end();
+      return done(await startContainer(sandbox, req.dir));
     case 'attach': {
-      if (!running.has(req.id)) {
-        reply({ ok: false, message: `container ${req.id} is not running` });
-        return void socket.end();
-      }
+      if (!running.has(req.id)) return done({ ok: false, message: `container ${req.id} is not running` });
       reply({ ok: true });
       if (!attach(socket, req)) socket.end(encodeFrame(FRAME_EXIT, '{}'));
       return;
@@ -241,90 +346,103 @@ async function handle(socket: Socket): Promise<void> {
     case 'resize': {
       const r = running.get(req.id);
       if (r?.spec.tty && r.child.pid) await resizePty(r.child.pid, req).catch(() => undefined);
-      reply({ ok: true });
-      return void socket.end();
+      return done({ ok: true });
     }
     case 'reopenLog': {
       const r = running.get(req.id);
-      if (!r) reply({ ok: false, message: `container ${req.id} is not running` });
-      else {
-        const old = r.log;
-        r.log = openLog(r.spec.logPath);
-        old.end();
-        reply({ ok: true });
-      }
-      return void socket.end();
+      if (!r) return done({ ok: false, message: `container ${req.id} is not running` });
+      const old = r.log;
+      r.log = openLog(r.spec.logPath);
+      old.end();
+      return done({ ok: true });
     }
     case 'forget':
-      reply({ ok: true });
-      return void socket.end();
-    case 'adopt': {
-      if (sandboxDir !== '--spare') {
-        reply({ ok: false, message: 'this shim already serves a sandbox' });
-        return void socket.end();
-      }
-      try {
-        await listen(req.socket, req.sandboxDir);
-      } catch (err) {
-        reply({ ok: false, message: (err as Error).message });
-        return void socket.end();
-      }
-      const old = server;
-      server = next;
-      sandboxDir = req.sandboxDir;
-      process.title = `k8ts-shim ${sandboxDir}`;
-      old.close();
-      reply({ ok: true, shimPid: process.pid });
-      return void socket.end();
-    }
+      return done({ ok: true });
+    case 'adopt':
+      return done({ ok: false, message: 'adopt goes to the shim\'s control socket' });
     case 'shutdown':
-      shuttingDown = true;
-      reply({ ok: true });
-      socket.end();
-      return maybeExit();
+      // Released first, so the socket is gone when the runtime reads the reply.
+      releaseSandbox(sandbox);
+      return done({ ok: true });
   }
 }
 
-const args = process.argv.slice(2);
-const socketPath = args[0];
-// A sandbox dir, or `--spare` for a shim started ahead of need that waits for `adopt`.
-let sandboxDir = args[1];
-if (!socketPath || !sandboxDir) {
-  console.error('usage: shim.js <socketPath> <sandboxDir|--spare>');
-  process.exit(2);
+async function adopt(req: Extract<ShimRequest, { op: 'adopt' }>): Promise<ShimReply> {
+  const known = hosted.get(req.socket);
+  if (known) return { ok: true, shimPid: process.pid, sandboxes: hosted.size, full: !control };
+  if (exiting || !control) return { ok: false, message: 'this shim takes no more sandboxes' };
+  maxSandboxes = Math.max(1, req.maxSandboxes ?? 1);
+  if (hosted.size >= maxSandboxes) return { ok: false, message: `this shim already hosts ${hosted.size} sandboxes` };
+  adopting++;
+  try {
+    await listenSandbox(req.socket, req.sandboxDir);
+  } catch (err) {
+    return { ok: false, message: (err as Error).message };
+  } finally {
+    adopting--;
+  }
+  everHosted = true;
+  const full = hosted.size >= maxSandboxes;
+  if (full) {
+    control?.close();
+    control = undefined;
+  }
+  setTitle();
+  return { ok: true, shimPid: process.pid, sandboxes: hosted.size, full };
 }
-process.title = `k8ts-shim ${sandboxDir}`;
-process.on('SIGPIPE', () => undefined);
-process.on('SIGHUP', () => undefined);
 
-let next = createServer({ pauseOnConnect: true }, (s) => void handle(s));
-/** Listens on `path` (replacing a stale socket file) and records the shim's pid for the runtime. */
-function listen(path: string, dir: string): Promise<void> {
+/** Listens on `path`, replacing a stale socket file. */
+function listenOn(path: string, onConnection: (s: Socket) => void): Promise<Server> {
   try {
     unlinkSync(path);
   } catch {
     /* not there */
   }
-  const srv = createServer({ pauseOnConnect: true }, (s) => void handle(s));
+  const srv = createServer({ pauseOnConnect: true }, onConnection);
   return new Promise((resolve, reject) => {
     srv.once('error', reject);
     srv.listen(path, () => {
       srv.off('error', reject);
       srv.on('error', (e) => console.error(`shim socket ${path}: ${e.message}`));
-      if (dir !== '--spare') writeJsonAtomic(`${dir}/shim.pid.json`, { pid: process.pid, socket: path });
-      next = srv;
-      resolve();
+      resolve(srv);
     });
   });
 }
-let server = next;
-listen(socketPath, sandboxDir).then(
-  () => {
-    server = next;
+
+/** Serves one more sandbox on its own socket and records this shim's pid in its dir for the runtime. */
+async function listenSandbox(path: string, dir: string): Promise<void> {
+  const h: Hosted = { socketPath: path, dir };
+  const server = await listenOn(path, (s) => void handle(s, h));
+  h.server = server;
+  try {
+    writeJsonAtomic(`${dir}/shim.pid.json`, { pid: process.pid, socket: path });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  hosted.set(path, h);
+}
+
+const controlPath = process.argv[2];
+if (!controlPath) {
+  console.error('usage: shim.js <controlSocket>');
+  process.exit(2);
+}
+let maxSandboxes = 1;
+setTitle();
+process.on('SIGPIPE', () => undefined);
+process.on('SIGHUP', () => undefined);
+// The last line of defence of the pods it hosts: log a bug and keep serving.
+process.on('uncaughtException', (err) => console.error(`shim: ${err.stack ?? err.message}`));
+process.on('unhandledRejection', (err) => console.error(`shim: ${(err as Error)?.stack ?? String(err)}`));
+
+listenOn(controlPath, (s) => void handle(s, undefined)).then(
+  (srv) => {
+    control = srv;
     process.stdout.write('ready\n');
   },
   (e: Error) => {
-    console.error(`shim listen ${socketPath}: ${e.message}`);
+    console.error(`shim listen ${controlPath}: ${e.message}`);
     process.exit(1);
   },
 );

@@ -1,6 +1,7 @@
-// The wire between the process runtime and a pod's shim (a unix socket under the runtime root):
-// each connection sends one JSON request line and gets one JSON reply line; an `attach` connection
-// then carries frames `[kind:u8][length:u32be][payload]` both ways.
+// The wire between the process runtime and its pod shims (unix sockets under the runtime root: one
+// control socket per shim that still takes sandboxes, one socket per hosted sandbox): each
+// connection sends one JSON request line and gets one JSON reply line; an `attach` connection then
+// carries frames `[kind:u8][length:u32be][payload]` both ways.
 import { connect, type Socket } from 'node:net';
 
 /** What the runtime writes to `<containerDir>/shim.json` at create time; the shim reads it on start. */
@@ -33,6 +34,12 @@ export interface ShimExitRecord {
   message?: string;
 }
 
+/**
+ * On a sandbox's socket: `start`, `attach`, `resize`, `reopenLog`, `forget`, and `shutdown`, which
+ * kills that sandbox's remaining containers and closes its socket (other sandboxes of the shim go
+ * on). On the control socket: `adopt`, and `shutdown`, which retires the shim (no new sandboxes; it
+ * exits when its last sandbox is gone). `ping` works on both.
+ */
 export type ShimRequest =
   | { op: 'ping' }
   | { op: 'start'; dir: string }
@@ -41,10 +48,24 @@ export type ShimRequest =
   | { op: 'reopenLog'; id: string }
   | { op: 'forget'; id: string }
   | { op: 'shutdown' }
-  /** A spare shim (started ahead of need) takes on a sandbox: it moves to the sandbox's socket. */
-  | { op: 'adopt'; socket: string; sandboxDir: string };
+  /**
+   * The shim takes on one more sandbox: it listens on the sandbox's socket too. Refused when it
+   * already hosts `maxSandboxes` (default 1); when it reaches that number it closes its control socket.
+   */
+  | { op: 'adopt'; socket: string; sandboxDir: string; maxSandboxes?: number };
 
-export type ShimReply = { ok: true; pid?: number; startedAt?: string; shimPid?: number } | { ok: false; message: string };
+export type ShimReply =
+  | {
+      ok: true;
+      /** `start`: the container's pid and start time. */
+      pid?: number;
+      startedAt?: string;
+      shimPid?: number;
+      /** `adopt`: how many sandboxes the shim hosts now, and whether it takes no more. */
+      sandboxes?: number;
+      full?: boolean;
+    }
+  | { ok: false; message: string };
 
 export const FRAME_STDIN = 0;
 export const FRAME_STDOUT = 1;
