@@ -7,7 +7,7 @@ import { addNetworkList, delNetworkList, pluginStdinConf, resultIps, CniError, l
 import { tempDir } from '../../../support/tmp.js';
 
 describe('nodeNetworkConflist', () => {
-  it('bridge (gateway, masquerade, hairpin) with host-local over the podCIDR, then portmap', () => {
+  it('bridge (gateway, hairpin; the node masquerades, not the plugin) with host-local over the podCIDR, then portmap', () => {
     const list = nodeNetworkConflist({ podCIDRs: ['10.42.0.0/24'], bridge: 'k8ts0', ipamDataDir: '/d' });
     assert.equal(list.cniVersion, '1.0.0');
     assert.deepEqual(list.plugins.map((p) => p.type), ['bridge', 'portmap']);
@@ -15,7 +15,7 @@ describe('nodeNetworkConflist', () => {
       type: 'bridge',
       bridge: 'k8ts0',
       isGateway: true,
-      ipMasq: true,
+      ipMasq: false,
       hairpinMode: true,
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.42.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/d' },
     });
