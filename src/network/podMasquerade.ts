@@ -39,7 +39,7 @@ export interface PodMasqueradeWant {
 
 /**
  * The chain's rules for one family, as `-A CHAIN …` lines in iptables-save's own spelling (so a
- * read-back compares equal). Empty when the node has no podCIDR of that family yet. Pure.
+ * read-back compares equal; comments have several words because iptables-save unquotes one). Empty when the node has no podCIDR of that family yet. Pure.
  */
 export function podMasqueradeRules(chain: string, want: PodMasqueradeWant, family: IpFamily, randomFully = true): string[] {
   const own = [...new Set(want.ownCIDRs.filter((c) => familyOf(c) === family))];
@@ -49,7 +49,7 @@ export function podMasqueradeRules(chain: string, want: PodMasqueradeWant, famil
   for (const src of own) {
     out.push(`-A ${chain} -s ${src} -d ${src} -m comment --comment "pod to pod on this node" -j RETURN`);
     for (const dst of peers) out.push(`-A ${chain} -s ${src} -d ${dst} -m comment --comment "pod to pod on another node" -j RETURN`);
-    out.push(`-A ${chain} -s ${src} -d ${MULTICAST[family]} -m comment --comment "multicast" -j RETURN`);
+    out.push(`-A ${chain} -s ${src} -d ${MULTICAST[family]} -m comment --comment "multicast stays unmasqueraded" -j RETURN`);
     out.push(`-A ${chain} -s ${src} -m comment --comment "pod traffic leaving the pod networks" -j MASQUERADE${randomFully ? ' --random-fully' : ''}`);
   }
   return out;

@@ -26,7 +26,7 @@ describe('podMasqueradeRules', () => {
       true,
       [
         `-A ${C} -s 10.42.0.0/24 -d 10.42.0.0/24 -m comment --comment "pod to pod on this node" -j RETURN`,
-        `-A ${C} -s 10.42.0.0/24 -d 224.0.0.0/4 -m comment --comment "multicast" -j RETURN`,
+        `-A ${C} -s 10.42.0.0/24 -d 224.0.0.0/4 -m comment --comment "multicast stays unmasqueraded" -j RETURN`,
         `-A ${C} -s 10.42.0.0/24 -m comment --comment "pod traffic leaving the pod networks" -j MASQUERADE --random-fully`,
       ],
     ],
@@ -39,7 +39,7 @@ describe('podMasqueradeRules', () => {
         `-A ${C} -s 10.42.0.0/24 -d 10.42.0.0/24 -m comment --comment "pod to pod on this node" -j RETURN`,
         `-A ${C} -s 10.42.0.0/24 -d 10.42.1.0/24 -m comment --comment "pod to pod on another node" -j RETURN`,
         `-A ${C} -s 10.42.0.0/24 -d 10.42.2.0/24 -m comment --comment "pod to pod on another node" -j RETURN`,
-        `-A ${C} -s 10.42.0.0/24 -d 224.0.0.0/4 -m comment --comment "multicast" -j RETURN`,
+        `-A ${C} -s 10.42.0.0/24 -d 224.0.0.0/4 -m comment --comment "multicast stays unmasqueraded" -j RETURN`,
         `-A ${C} -s 10.42.0.0/24 -m comment --comment "pod traffic leaving the pod networks" -j MASQUERADE --random-fully`,
       ],
     ],
@@ -51,7 +51,7 @@ describe('podMasqueradeRules', () => {
       [
         `-A ${C} -s fd00:42::/64 -d fd00:42::/64 -m comment --comment "pod to pod on this node" -j RETURN`,
         `-A ${C} -s fd00:42::/64 -d fd00:42:1::/64 -m comment --comment "pod to pod on another node" -j RETURN`,
-        `-A ${C} -s fd00:42::/64 -d ff00::/8 -m comment --comment "multicast" -j RETURN`,
+        `-A ${C} -s fd00:42::/64 -d ff00::/8 -m comment --comment "multicast stays unmasqueraded" -j RETURN`,
         `-A ${C} -s fd00:42::/64 -m comment --comment "pod traffic leaving the pod networks" -j MASQUERADE --random-fully`,
       ],
     ],
@@ -63,7 +63,7 @@ describe('podMasqueradeRules', () => {
       false,
       [
         `-A ${C} -s 10.42.0.0/24 -d 10.42.0.0/24 -m comment --comment "pod to pod on this node" -j RETURN`,
-        `-A ${C} -s 10.42.0.0/24 -d 224.0.0.0/4 -m comment --comment "multicast" -j RETURN`,
+        `-A ${C} -s 10.42.0.0/24 -d 224.0.0.0/4 -m comment --comment "multicast stays unmasqueraded" -j RETURN`,
         `-A ${C} -s 10.42.0.0/24 -m comment --comment "pod traffic leaving the pod networks" -j MASQUERADE`,
       ],
     ],
