@@ -248,7 +248,12 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   // the runtime hears of the podCIDR and kept up to date with the other nodes' pod networks.
   const { PodMasquerade } = await import('../network/podMasquerade.js');
   const { DEFAULT_NETWORK_NAME } = await import('../network/cni/conflist.js');
-  const masquerade = new PodMasquerade({ ...(o.bridge ? { bridge: o.bridge } : {}), bridgeNetwork: DEFAULT_NETWORK_NAME });
+  // Per-pod chains left by our earlier `ipMasq: true` conflists are emptied; a runtime the user
+  // points at keeps its own network, and so its chains.
+  const masquerade = new PodMasquerade({
+    ...(o.bridge ? { bridge: o.bridge } : {}),
+    ...(o.containerRuntimeEndpoint ? {} : { bridgeNetwork: DEFAULT_NETWORK_NAME }),
+  });
   kubelet = new Kubelet({
     client: o.client,
     onPodCIDRs: (cidrs) => masquerade.update({ own: cidrs }),
