@@ -56,6 +56,18 @@ export function nodeNetworkConflist(opts: NodeNetworkOptions): CniNetworkConfLis
   };
 }
 
+/**
+ * Whether the node's conflist must be (re)written given the network in use and the one k8ts wants.
+ * Our own network (same name) is rewritten when anything differs, e.g. `ipMasq: true` from an
+ * earlier version; another network is replaced only when its address range is not the node's.
+ * Running sandboxes are unaffected: each keeps the list it was set up with for its DEL. Pure.
+ */
+export function conflistNeedsWrite(current: CniNetworkConfList | undefined, wanted: CniNetworkConfList): boolean {
+  if (!current) return true;
+  if (current.name === wanted.name) return JSON.stringify(current) !== JSON.stringify(wanted);
+  return JSON.stringify(current.plugins[0]?.ipam ?? null) !== JSON.stringify(wanted.plugins[0]?.ipam ?? null);
+}
+
 /** The loopback plugin's list, run for `lo` in every pod netns. */
 export function loopbackConflist(): CniNetworkConfList {
   return { cniVersion: '1.0.0', name: 'cni-loopback', plugins: [{ type: 'loopback' }] };

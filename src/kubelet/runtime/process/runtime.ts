@@ -24,7 +24,7 @@ import {
   type CniResult,
   type CniRuntimeConf,
 } from '../../../network/cni/invoke.js';
-import { loopbackConflist, nodeNetworkConflist, writeNodeNetworkConflist } from '../../../network/cni/conflist.js';
+import { conflistNeedsWrite, loopbackConflist, nodeNetworkConflist, writeNodeNetworkConflist } from '../../../network/cni/conflist.js';
 import type { ImageStore, LocalImage } from '../../images/types.js';
 import {
   RuntimeError,
@@ -428,13 +428,8 @@ export class ProcessRuntime implements ContainerRuntime {
   async updateRuntimeConfig(config: { podCIDR: string }): Promise<void> {
     await this.loaded;
     if (!config.podCIDR) return;
-    const wanted = this.ownNetwork(config.podCIDR);
-    // Our own conflist is rewritten when anything differs (e.g. `ipMasq: true` written by an earlier
-    // version); another network is replaced only when its address range is not the node's.
     // Sandboxes keep the list they were set up with (`cniNetwork`), so their DEL matches their ADD.
-    const ours = this.network?.name === wanted.name;
-    const current = JSON.stringify((ours ? this.network : this.network?.plugins[0]?.ipam) ?? null);
-    if (current !== JSON.stringify(ours ? wanted : (wanted.plugins[0]?.ipam ?? null))) await this.writeNetwork(config.podCIDR);
+    if (conflistNeedsWrite(this.network, this.ownNetwork(config.podCIDR))) await this.writeNetwork(config.podCIDR);
   }
 
   // ---- sandboxes ------------------------------------------------------------------------------
