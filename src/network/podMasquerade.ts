@@ -83,7 +83,7 @@ export function parseNatState(save: string, chain: string, network?: string): Na
   // The bridge plugin comments its jump `name: "<network>" id: "<container>"`; iptables-save escapes the inner quotes.
   const bridgeComment = network !== undefined ? `--comment "name: \\"${network}\\" id: \\"` : undefined;
   for (const line of lines) {
-    if (line === `:${chain} - [0:0]` || line.startsWith(`:${chain} `)) state.chainExists = true;
+    if (line.startsWith(`:${chain} `)) state.chainExists = true;
     else if (line.startsWith(`-A ${chain} `)) state.rules.push(line);
     else if (line.startsWith('-A POSTROUTING ')) {
       if (line.endsWith(` -j ${chain}`)) state.jumps++;
