@@ -76,6 +76,13 @@ export async function runKillall(o: KillallOptions): Promise<void> {
   } catch {
     // no nft
   }
+  try {
+    // The node's pod masquerade chain (named after its bridge) and its POSTROUTING jump.
+    const { removePodMasquerade } = await import('../network/podMasquerade.js');
+    await removePodMasquerade(o.cniBridge ? { bridge: o.cniBridge } : {});
+  } catch (err) {
+    logger('killall').warn({ err: (err as Error).message }, 'could not remove the pod masquerade rules');
+  }
   // kube-proxy's rules (every mode) stay in the kernel when its pod stops, as upstream's do;
   // removing the node removes them too, like k3s-killall.sh.
   try {

@@ -73,6 +73,12 @@ export interface KubeletOptions {
   /** Builds env, mounts, DNS, hooks for containers; given the kubelet (for lookups). */
   environment: (k: Kubelet) => ContainerEnvironment;
   hooks: (k: Kubelet) => PodLifecycleHooks;
+  /**
+   * Called with the node's podCIDR(s) when they become known, before the runtime hears of them (and
+   * so before the first pod sandbox on the pod network): the agent installs the node's masquerade here.
+   * A failure is logged; the runtime is configured anyway.
+   */
+  onPodCIDRs?: (cidrs: string[]) => Promise<void>;
   /** Node status update period (upstream 10 s) and Lease renew interval (10 s). */
   nodeStatusUpdateMs?: number;
   leaseDurationSeconds?: number;
@@ -343,8 +349,10 @@ export class Kubelet {
     const cidr = n.spec?.podCIDR;
     if (cidr && cidr !== this.podCIDR) {
       this.podCIDR = cidr;
-      void this.o.runtime
-        .updateRuntimeConfig({ podCIDR: cidr })
+      const cidrs = n.spec?.podCIDRs?.length ? [...n.spec.podCIDRs] : [cidr];
+      void Promise.resolve(this.o.onPodCIDRs?.(cidrs))
+        .catch((err: unknown) => log.warn({ err: (err as Error).message, podCIDRs: cidrs }, 'setting up the node for its podCIDR failed'))
+        .then(() => this.o.runtime.updateRuntimeConfig({ podCIDR: cidr }))
         .then(() => this.checkRuntime())
         .then(() => this.updateNodeStatus(false))
         .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'updating the runtime config failed'));

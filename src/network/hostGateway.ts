@@ -1,14 +1,15 @@
 // Routes between nodes' pod networks, like flannel's host-gw backend: for every other node on a
 // directly connected subnet, its podCIDR is routed via its InternalIP, so pods on different nodes
 // reach each other by pod IP. Nodes not on a connected subnet are skipped (an overlay is needed
-// there; k8ts has none yet). Traffic between pod networks is exempt from the CNI bridge's
-// masquerade (as flannel's RETURN rules), so the peer sees the source pod's own address.
+// there; k8ts has none yet). It also tells the node's pod masquerade (podMasquerade.ts) its own and
+// the other nodes' pod networks, so traffic between pod networks keeps the source pod's address.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { SharedInformer } from '../client/informer.js';
 import type { RestClient } from '../client/restClient.js';
 import { logger } from '../util/log.js';
+import type { PodMasquerade } from './podMasquerade.js';
 
 const run = promisify(execFile);
 const log = logger('host-gw');
@@ -31,31 +32,32 @@ export function desiredRoutes(nodes: readonly Readonly<Node>[], self: string): R
   return out.sort((a, b) => a.cidr.localeCompare(b.cidr));
 }
 
+/** A node's podCIDRs (spec.podCIDRs, else spec.podCIDR). Pure. */
+export function nodePodCIDRs(n: Readonly<Node> | undefined): string[] {
+  return n?.spec?.podCIDRs?.length ? [...n.spec.podCIDRs] : n?.spec?.podCIDR ? [n.spec.podCIDR] : [];
+}
+
 /**
- * iptables nat POSTROUTING rules (arguments after `-t nat -X POSTROUTING`) that keep traffic from this
- * node's pod network to other nodes' pod networks un-NATed. The CNI bridge plugin's ipMasq masquerades
- * everything leaving the node's own subnet; without these, a pod on another node would see this node's
- * address instead of the pod's, and NetworkPolicy peers could not be told apart. Pure.
+ * Other nodes' podCIDRs, both families: traffic from this node's pods to them keeps its source
+ * (flannel RETURNs its whole cluster CIDR the same way), whether a host-gw route or an outside
+ * router carries it, so NetworkPolicy on the peer can tell pods apart. Pure.
  */
-export function noMasqueradeRules(ownCIDRs: readonly string[], others: readonly RouteWant[]): string[][] {
-  const out: string[][] = [];
-  for (const own of ownCIDRs) {
-    if (own.includes(':')) continue;
-    for (const o of others) out.push(['-s', own, '-d', o.cidr, '-m', 'comment', '--comment', 'k8ts: pod to pod between nodes keeps its source', '-j', 'ACCEPT']);
-  }
-  return out;
+export function peerPodCIDRs(nodes: readonly Readonly<Node>[], self: string): string[] {
+  const out = new Set<string>();
+  for (const n of nodes) if (n.metadata?.name !== self) for (const c of nodePodCIDRs(n)) out.add(c);
+  return [...out].sort();
 }
 
 export class HostGatewayRoutes {
   private readonly informer: SharedInformer<Node>;
   private readonly installed = new Map<string, string>();
-  /** iptables rule specs installed (joined args → args). */
-  private readonly nomasq = new Map<string, string[]>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: RestClient,
     private readonly nodeName: string,
+    /** The node's pod masquerade, told about pod networks as nodes come and go. */
+    private readonly masquerade?: PodMasquerade,
   ) {
     this.informer = new SharedInformer<Node>(client.resource<Node>('', 'v1', 'nodes'), { name: 'host-gw-nodes' });
     const kick = () => void this.sync();
@@ -70,9 +72,14 @@ export class HostGatewayRoutes {
   }
 
   private syncing = false;
+  /** A change arrived during a sync: run once more after it, so a node added meanwhile is not left for the timer. */
+  private again = false;
 
   async sync(): Promise<void> {
-    if (this.syncing) return;
+    if (this.syncing) {
+      this.again = true;
+      return;
+    }
     this.syncing = true;
     try {
       const want = desiredRoutes(this.informer.list() as Node[], this.nodeName);
@@ -93,38 +100,30 @@ export class HostGatewayRoutes {
         await run('ip', ['route', 'del', cidr, 'via', via]).catch(() => undefined);
         this.installed.delete(cidr);
       }
-      await this.syncNoMasquerade(want.filter((r) => this.installed.has(r.cidr)));
+      await this.syncMasquerade();
     } finally {
       this.syncing = false;
     }
-  }
-
-  private async syncNoMasquerade(routed: RouteWant[]): Promise<void> {
-    const self = this.informer.get(undefined, this.nodeName);
-    const own = self?.spec?.podCIDRs?.length ? self.spec.podCIDRs : self?.spec?.podCIDR ? [self.spec.podCIDR] : [];
-    const want = new Map(noMasqueradeRules(own, routed).map((r) => [r.join(' '), r]));
-    for (const [key, spec] of want) {
-      if (this.nomasq.has(key)) continue;
-      try {
-        // Inserted first, ahead of the CNI plugin's per-pod masquerade chains.
-        await run('iptables', ['-w', '5', '-t', 'nat', '-C', 'POSTROUTING', ...spec]).catch(() => run('iptables', ['-w', '5', '-t', 'nat', '-I', 'POSTROUTING', '1', ...spec]));
-        this.nomasq.set(key, spec);
-      } catch (err) {
-        log.warn({ rule: key, err: (err as Error).message }, 'cannot exempt pod-to-pod traffic from masquerade');
-      }
-    }
-    for (const [key, spec] of this.nomasq) {
-      if (want.has(key)) continue;
-      await run('iptables', ['-w', '5', '-t', 'nat', '-D', 'POSTROUTING', ...spec]).catch(() => undefined);
-      this.nomasq.delete(key);
+    if (this.again) {
+      this.again = false;
+      await this.sync();
     }
   }
 
-  /** Removes the routes and rules this node installed. */
+  private async syncMasquerade(): Promise<void> {
+    if (!this.masquerade) return;
+    const nodes = this.informer.list() as Node[];
+    const own = nodePodCIDRs(nodes.find((n) => n.metadata?.name === this.nodeName));
+    try {
+      await this.masquerade.update({ own, peers: peerPodCIDRs(nodes, this.nodeName) });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot update the pod masquerade rules');
+    }
+  }
+
+  /** Removes the routes this node installed (the masquerade rules stay: pods outlive the agent). */
   async close(): Promise<void> {
     for (const [cidr, via] of this.installed) await run('ip', ['route', 'del', cidr, 'via', via]).catch(() => undefined);
     this.installed.clear();
-    for (const spec of this.nomasq.values()) await run('iptables', ['-w', '5', '-t', 'nat', '-D', 'POSTROUTING', ...spec]).catch(() => undefined);
-    this.nomasq.clear();
   }
 }

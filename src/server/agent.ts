@@ -267,8 +267,19 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     port: o.kubeletPort ?? 10250,
     address: o.kubeletAddress ?? '0.0.0.0',
   });
+  // Pod egress NAT for the node's pod network (the CNI bridge runs without ipMasq), installed before
+  // the runtime hears of the podCIDR and kept up to date with the other nodes' pod networks.
+  const { PodMasquerade } = await import('../network/podMasquerade.js');
+  const { DEFAULT_NETWORK_NAME } = await import('../network/cni/conflist.js');
+  // Per-pod chains left by our earlier `ipMasq: true` conflists are emptied; a runtime the user
+  // points at keeps its own network, and so its chains.
+  const masquerade = new PodMasquerade({
+    ...(o.bridge ? { bridge: o.bridge } : {}),
+    ...(o.containerRuntimeEndpoint ? {} : { bridgeNetwork: DEFAULT_NETWORK_NAME }),
+  });
   kubelet = new Kubelet({
     client: o.client,
+    onPodCIDRs: (cidrs) => masquerade.update({ own: cidrs }),
     nodeName: o.nodeName,
     nodeIP: o.nodeIP,
     runtime: rt.runtime,
@@ -309,7 +320,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   await kubelet.start();
   // Pods on other nodes are reached through their nodes (flannel's host-gw).
   const { HostGatewayRoutes } = await import('../network/hostGateway.js');
-  const routes = new HostGatewayRoutes(o.client, o.nodeName);
+  const routes = new HostGatewayRoutes(o.client, o.nodeName, masquerade);
   routes.start(abort.signal);
   // NetworkPolicy for this node's pods (what Calico or k3s's embedded kube-router add to a bridge network).
   let netpol: import('../network/policy/controller.js').NetworkPolicyController | undefined;
@@ -329,7 +340,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       abort.abort(new Error('agent stopping'));
       await certificates?.stop();
       await routes.close();
-      // The policy rules stay in the kernel, as kube-proxy's do: pods outlive the agent (`k8ts killall` removes them).
+      // The policy and masquerade rules stay in the kernel, as kube-proxy's do: pods outlive the agent (`k8ts killall` removes them).
       await netpol?.stopped();
       probes.stop();
       await kubelet.stop();

@@ -82,6 +82,19 @@ describe('a server and two agents in network namespaces', { skip: ok ? false : '
     assert.equal((await k('exec', 'server-pod', '--', 'hostname')).trim(), 'server-pod');
   });
 
+  it('masquerades each agent pod network once per node (no per-pod CNI chains), keeping traffic to the other agent pod network un-NATed', async () => {
+    const nodes = JSON.parse(await k('get', 'nodes', '-o', 'json')).items as { metadata: { name: string }; spec: { podCIDR?: string } }[];
+    const cidr = (name: string) => nodes.find((n) => n.metadata.name === name)!.spec.podCIDR!;
+    for (const [self, other] of [[agents[0]!, agents[1]!], [agents[1]!, agents[0]!]] as const) {
+      const save = () => execFileSync('ip', ['netns', 'exec', self.netns, 'iptables-save', '-t', 'nat'], { stdio: 'pipe' }).toString();
+      await waitFor(`${self.name} masquerade chain with ${other.name}'s pod network`, async () => save().includes(`-A K8TS-MASQ-cni0 -s ${cidr(self.name)} -d ${cidr(other.name)} `), 30_000);
+      const nat = save();
+      assert.match(nat, /^-A POSTROUTING .* -j K8TS-MASQ-cni0$/m);
+      assert.ok(nat.includes(`-A K8TS-MASQ-cni0 -s ${cidr(self.name)} -m comment --comment "pod traffic leaving the pod networks" -j MASQUERADE --random-fully`), nat);
+      assert.doesNotMatch(nat, /^:CNI-[0-9a-f]+ /m, 'the bridge plugin runs without ipMasq');
+    }
+  });
+
   it('enforces NetworkPolicy across nodes: a default-deny policy blocks, an allow rule lets one namespace through', async () => {
     const fetch = async (ns: string, pod: string, ip: string) =>
       (await server.kubectl(['exec', '-n', ns, pod, '--', 'timeout', '3', 'wget', '-qO-', `http://${ip}:8080/hostname`])).code === 0;

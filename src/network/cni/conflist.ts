@@ -1,6 +1,7 @@
 // The node's pod network as a CNI conflist, the shape k3s and kubeadm guides write for the reference
-// plugins: bridge (gateway on the node, masquerade, hairpin) + host-local IPAM over the node's
-// podCIDR, portmap for hostPorts, and loopback is run separately for `lo` by the runtime.
+// plugins: bridge (gateway on the node, hairpin) + host-local IPAM over the node's podCIDR, portmap
+// for hostPorts, and loopback is run separately for `lo` by the runtime. Egress masquerade is the
+// agent's, once per node (src/network/podMasquerade.ts), not the bridge plugin's per pod.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CniNetworkConfList } from './invoke.js';
@@ -14,7 +15,10 @@ export interface NodeNetworkOptions {
   podCIDRs: string[];
   /** Where host-local records allocations; default is the plugin's (/var/lib/cni/networks). */
   ipamDataDir?: string;
-  /** Masquerade traffic leaving the pod network (needs iptables), default true. */
+  /**
+   * The bridge plugin's own per-pod masquerade (a nat chain per pod, 9 iptables runs per ADD).
+   * Default false: the agent masquerades the node's pod network once (podMasquerade.ts).
+   */
   ipMasq?: boolean;
   mtu?: number;
 }
@@ -37,7 +41,7 @@ export function nodeNetworkConflist(opts: NodeNetworkOptions): CniNetworkConfLis
     type: 'bridge',
     bridge,
     isGateway: true,
-    ipMasq: opts.ipMasq ?? true,
+    ipMasq: opts.ipMasq ?? false,
     hairpinMode: true,
     ipam,
   };
@@ -50,6 +54,18 @@ export function nodeNetworkConflist(opts: NodeNetworkOptions): CniNetworkConfLis
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
     ],
   };
+}
+
+/**
+ * Whether the node's conflist must be (re)written given the network in use and the one k8ts wants.
+ * Our own network (same name) is rewritten when anything differs, e.g. `ipMasq: true` from an
+ * earlier version; another network is replaced only when its address range is not the node's.
+ * Running sandboxes are unaffected: each keeps the list it was set up with for its DEL. Pure.
+ */
+export function conflistNeedsWrite(current: CniNetworkConfList | undefined, wanted: CniNetworkConfList): boolean {
+  if (!current) return true;
+  if (current.name === wanted.name) return JSON.stringify(current) !== JSON.stringify(wanted);
+  return JSON.stringify(current.plugins[0]?.ipam ?? null) !== JSON.stringify(wanted.plugins[0]?.ipam ?? null);
 }
 
 /** The loopback plugin's list, run for `lo` in every pod netns. */

@@ -13,7 +13,7 @@ export interface NodeConflistOptions {
   bridge?: string;
   /** host-local's allocation state; default the plugin's /var/lib/cni/networks (shared by all nodes on a machine). */
   ipamDataDir?: string;
-  /** Masquerade traffic leaving the pod network (needs iptables). */
+  /** The bridge plugin's per-pod masquerade; default false (the agent masquerades per node, src/network/podMasquerade.ts). */
   ipMasq?: boolean;
   mtu?: number;
 }

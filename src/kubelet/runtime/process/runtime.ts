@@ -25,7 +25,7 @@ import {
   type CniResult,
   type CniRuntimeConf,
 } from '../../../network/cni/invoke.js';
-import { loopbackConflist, nodeNetworkConflist, writeNodeNetworkConflist } from '../../../network/cni/conflist.js';
+import { conflistNeedsWrite, loopbackConflist, nodeNetworkConflist, writeNodeNetworkConflist } from '../../../network/cni/conflist.js';
 import type { ImageStore, LocalImage } from '../../images/types.js';
 import {
   RuntimeError,
@@ -98,7 +98,10 @@ export interface ProcessRuntimeOptions {
     bridge?: string;
     /** When known at start; otherwise `updateRuntimeConfig` writes the conflist. */
     podCIDR?: string;
-    /** Masquerade pod traffic leaving the node, default true. */
+    /**
+     * The bridge plugin's per-pod masquerade, default false: the agent masquerades the node's pod
+     * network once (src/network/podMasquerade.ts), which spares 9 iptables runs per pod ADD.
+     */
     ipMasq?: boolean;
     /**
      * host-local's allocation folder, default `<root>/cni/networks`. Must be the other runtime's
@@ -444,13 +447,18 @@ export class ProcessRuntime implements ContainerRuntime {
     return this.opts.cni.ipamDataDir ?? join(this.opts.root, 'cni', 'networks');
   }
 
-  private async writeNetwork(podCIDR: string): Promise<void> {
-    const list = nodeNetworkConflist({
+  /** The conflist this runtime writes for `podCIDR` (pure). */
+  private ownNetwork(podCIDR: string): CniNetworkConfList {
+    return nodeNetworkConflist({
       podCIDRs: podCIDR.split(',').map((c) => c.trim()).filter(Boolean),
       bridge: this.opts.cni.bridge,
       ipMasq: this.opts.cni.ipMasq,
       ipamDataDir: this.ipamDataDir,
     });
+  }
+
+  private async writeNetwork(podCIDR: string): Promise<void> {
+    const list = this.ownNetwork(podCIDR);
     await writeNodeNetworkConflist(this.opts.cni.confDir, list);
     this.network = list;
     await this.enableIpForward();
@@ -467,9 +475,8 @@ export class ProcessRuntime implements ContainerRuntime {
   async updateRuntimeConfig(config: { podCIDR: string }): Promise<void> {
     await this.loaded;
     if (!config.podCIDR) return;
-    const current = JSON.stringify(this.network?.plugins[0]?.ipam ?? null);
-    const wanted = nodeNetworkConflist({ podCIDRs: config.podCIDR.split(','), ipamDataDir: this.ipamDataDir }).plugins[0]?.ipam;
-    if (current !== JSON.stringify(wanted ?? null)) await this.writeNetwork(config.podCIDR);
+    // Sandboxes keep the list they were set up with (`cniNetwork`), so their DEL matches their ADD.
+    if (conflistNeedsWrite(this.network, this.ownNetwork(config.podCIDR))) await this.writeNetwork(config.podCIDR);
   }
 
   // ---- sandboxes ------------------------------------------------------------------------------

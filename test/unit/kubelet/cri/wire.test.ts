@@ -145,12 +145,12 @@ describe('streaming status documents', () => {
 });
 
 describe('node CNI conflist', () => {
-  it('chains bridge (gateway, masquerade, hairpin) with host-local over the podCIDR, then portmap', () => {
+  it('chains bridge (gateway, hairpin, no per-pod masquerade) with host-local over the podCIDR, then portmap', () => {
     const doc = nodeConflist({ podCIDR: '10.42.3.0/24', bridge: 'k8ts0', ipamDataDir: '/d/cni/networks' }) as { cniVersion: string; plugins: Record<string, unknown>[] };
     assert.equal(doc.cniVersion, '1.0.0');
     assert.deepEqual(doc.plugins.map((p) => p.type), ['bridge', 'portmap']);
     assert.deepEqual(doc.plugins[0], {
-      type: 'bridge', bridge: 'k8ts0', isGateway: true, ipMasq: true, hairpinMode: true,
+      type: 'bridge', bridge: 'k8ts0', isGateway: true, ipMasq: false, hairpinMode: true,
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.42.3.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/d/cni/networks' },
     });
     assert.deepEqual(doc.plugins[1], { type: 'portmap', capabilities: { portMappings: true }, snat: true });

@@ -2,12 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeNetworkConflist } from '../../../../src/network/cni/conflist.js';
+import { conflistNeedsWrite, nodeNetworkConflist } from '../../../../src/network/cni/conflist.js';
+import type { CniNetworkConfList } from '../../../../src/network/cni/invoke.js';
 import { addNetworkList, delNetworkList, pluginStdinConf, resultIps, CniError, loadDefaultNetwork } from '../../../../src/network/cni/invoke.js';
 import { tempDir } from '../../../support/tmp.js';
 
 describe('nodeNetworkConflist', () => {
-  it('bridge (gateway, masquerade, hairpin) with host-local over the podCIDR, then portmap', () => {
+  it('bridge (gateway, hairpin; the node masquerades, not the plugin) with host-local over the podCIDR, then portmap', () => {
     const list = nodeNetworkConflist({ podCIDRs: ['10.42.0.0/24'], bridge: 'k8ts0', ipamDataDir: '/d' });
     assert.equal(list.cniVersion, '1.0.0');
     assert.deepEqual(list.plugins.map((p) => p.type), ['bridge', 'portmap']);
@@ -15,7 +16,7 @@ describe('nodeNetworkConflist', () => {
       type: 'bridge',
       bridge: 'k8ts0',
       isGateway: true,
-      ipMasq: true,
+      ipMasq: false,
       hairpinMode: true,
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.42.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/d' },
     });
@@ -24,6 +25,21 @@ describe('nodeNetworkConflist', () => {
   it('refuses bridge names longer than 15 bytes', () => {
     assert.throws(() => nodeNetworkConflist({ podCIDRs: ['10.0.0.0/24'], bridge: 'a-very-long-bridge' }));
   });
+});
+
+describe('conflistNeedsWrite', () => {
+  const wanted = nodeNetworkConflist({ podCIDRs: ['10.42.0.0/24'], ipamDataDir: '/d' });
+  const withMasq = nodeNetworkConflist({ podCIDRs: ['10.42.0.0/24'], ipamDataDir: '/d', ipMasq: true });
+  const user: CniNetworkConfList = { cniVersion: '1.0.0', name: 'mynet', plugins: [{ type: 'bridge', ipMasq: true, ipam: wanted.plugins[0]!.ipam }] };
+  const otherRange: CniNetworkConfList = { cniVersion: '1.0.0', name: 'mynet', plugins: [{ type: 'bridge', ipam: { type: 'host-local', ranges: [[{ subnet: '10.99.0.0/24' }]] } }] };
+  const table: [string, CniNetworkConfList | undefined, boolean][] = [
+    ['no network yet: write ours', undefined, true],
+    ['our own conflist as wanted: leave it', JSON.parse(JSON.stringify(wanted)) as CniNetworkConfList, false],
+    ['our own conflist from an earlier version with ipMasq true: rewrite it without', withMasq, true],
+    ['a user network over the node range (its ipMasq is its business): leave it', user, false],
+    ['a user network over another range: ours replaces it', otherRange, true],
+  ];
+  for (const [name, current, want] of table) it(name, () => assert.equal(conflistNeedsWrite(current, wanted), want));
 });
 
 describe('pluginStdinConf', () => {
