@@ -392,7 +392,6 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         this.reset(id, RstStatus.CANCEL);
         reject(new SpdyStreamRefusedError(`no reply to stream ${id} (${headers.streamType ?? headers.streamtype ?? ''}) within ${this.replyTimeoutMs} ms`));
       }, this.replyTimeoutMs);
-      timer.unref();
       this.opening.set(id, { stream, resolve, reject, timer });
     });
     // Header blocks share one compression context: compress and write in the same order.
