@@ -487,11 +487,15 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.lagging.add(stream.id);
     this.socket.pause();
     const resume = () => {
-      this.lagging.delete(stream.id);
+      stream.off('end', resume);
+      stream.off('close', resume);
+      if (!this.lagging.delete(stream.id)) return;
       if (this.lagging.size === 0 && !this.closed) this.socket.resume();
     };
     stream.onWantMore(resume);
-    // A stream that goes away while behind must not keep the connection paused.
+    // A stream that ends (its reader got everything: no more _read calls) or goes away while behind
+    // must not keep the connection paused.
+    stream.once('end', resume);
     stream.once('close', resume);
   }
 

@@ -278,3 +278,32 @@ describe('SPDY client and server sessions together', () => {
     }
   });
 });
+
+describe('SPDY client back-pressure', () => {
+  it('resumes the connection once a lagging stream that the server reset in the same packet is read to its end', async () => {
+    const server = scriptedServer();
+    try {
+      const openingOut = server.session.openStream({ streamType: 'stdout' });
+      const openingErr = server.session.openStream({ streamType: 'error' });
+      await server.frames(2);
+      await server.reply(1);
+      await server.reply(3);
+      const [stdout, error] = await Promise.all([openingOut, openingErr]);
+      const status = readAll(error);
+      // More output than the stream buffers, and its reset, in one packet: the session pauses the
+      // connection for the lagging reader after the stream has already ended.
+      const big = Buffer.alloc(256 * 1024, 'x');
+      const rst = Buffer.alloc(8);
+      rst.writeUInt32BE(1, 0);
+      rst.writeUInt32BE(RstStatus.CANCEL, 4);
+      server.send(Buffer.concat([encodeDataFrame(1, 0, big.subarray(0, 128 * 1024)), encodeDataFrame(1, 0, big.subarray(128 * 1024)), encodeControlFrame(FrameType.RST_STREAM, 0, rst)]));
+      await new Promise((r) => setTimeout(r, 20));
+      server.send(encodeDataFrame(3, FLAG_FIN, Buffer.from('{"status":"Success"}')));
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await readAll(stdout)).length, big.length);
+      assert.equal(await status, '{"status":"Success"}');
+    } finally {
+      server.close();
+    }
+  });
+});
