@@ -332,7 +332,8 @@ interface PendingOpen {
   stream: SpdyStream;
   resolve: (s: SpdyStream) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** Set once the SYN_STREAM is written. */
+  timer?: NodeJS.Timeout;
 }
 
 /**
@@ -385,22 +386,28 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     const block = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), [v]]));
     const stream = new SpdyStream(id, block, this);
     this.streams.set(id, stream);
+    let pending!: PendingOpen;
     const replied = new Promise<SpdyStream>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.opening.delete(id);
-        stream.remoteAbort();
-        this.reset(id, RstStatus.CANCEL);
-        reject(new SpdyStreamRefusedError(`no reply to stream ${id} (${headers.streamType ?? headers.streamtype ?? ''}) within ${this.replyTimeoutMs} ms`));
-      }, this.replyTimeoutMs);
-      this.opening.set(id, { stream, resolve, reject, timer });
+      pending = { stream, resolve, reject };
+      this.opening.set(id, pending);
     });
+    // The connection may close while the headers are compressed: the caller sees that when it awaits.
+    replied.catch(() => undefined);
     // Header blocks share one compression context: compress and write in the same order.
     const compressed = await this.deflater.compress(block);
+    if (this.opening.get(id) !== pending) return replied;
     const head = Buffer.alloc(10);
     head.writeUInt32BE(id, 0);
     head.writeUInt32BE(0, 4); // associated-to stream: none
     head.writeUInt16BE(0, 8); // priority 0, slot 0
     this.write(encodeControlFrame(FrameType.SYN_STREAM, 0, Buffer.concat([head, compressed])));
+    pending.timer = setTimeout(() => {
+      if (this.opening.get(id) !== pending) return;
+      this.opening.delete(id);
+      stream.remoteAbort();
+      this.reset(id, RstStatus.CANCEL);
+      pending.reject(new SpdyStreamRefusedError(`no reply to stream ${id} (${headers.streamType ?? headers.streamtype ?? ''}) within ${this.replyTimeoutMs} ms`));
+    }, this.replyTimeoutMs);
     return replied;
   }
 

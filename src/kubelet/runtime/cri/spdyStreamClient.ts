@@ -52,13 +52,13 @@ export function upgradeToSpdy(url: string, protocol: string, signal?: AbortSigna
       req.destroy();
       reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     };
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
     const done = (): void => signal?.removeEventListener('abort', onAbort);
     req.once('error', (err) => {
       done();
       reject(new RuntimeError('Unavailable', `streaming connection to ${url} failed: ${err.message}`, { cause: err }));
     });
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     req.once('response', (res: IncomingMessage) => {
       // Not an upgrade: keep a little of the body for the message, as upstream shows it.
       let body = '';

@@ -146,6 +146,12 @@ describe('SPDY streaming client against a SPDY/3.1 streaming server', () => {
     });
   }
 
+  it('gives up at once when the caller has already aborted', async () => {
+    const ac = new AbortController();
+    ac.abort(new Error('kubectl went away'));
+    await assert.rejects(connectPortForwardSpdy(`${base}/portforward`, 7, ac.signal), /kubectl went away/);
+  });
+
   it('reports an unreachable streaming server as Unavailable', async () => {
     const closed = createTcpServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
