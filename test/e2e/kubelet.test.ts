@@ -93,13 +93,7 @@ spec:
       // kubectl cp (tar through exec) in both directions.
       const local = join(work.path, 'copied.txt');
       writeFileSync(local, 'hello from the host\n');
-      if (rt.name === 'process') {
-        await k('cp', local, `${pod}:/tmp/copied.txt`);
-      } else {
-        // containerd 1.6 streams exec over WebSocket v4, which cannot close stdin, so `kubectl cp`
-        // into a pod (tar waits for EOF) does not finish there yet; copying out works.
-        await k('exec', pod, '--', 'sh', '-c', 'echo hello from the host > /tmp/copied.txt');
-      }
+      await k('cp', local, `${pod}:/tmp/copied.txt`);
       assert.equal((await k('exec', pod, '--', 'cat', '/tmp/copied.txt')).trim(), 'hello from the host');
       await k('cp', `${pod}:/tmp/copied.txt`, join(work.path, 'back.txt'));
       assert.equal(readFileSync(join(work.path, 'back.txt'), 'utf8').trim(), 'hello from the host');

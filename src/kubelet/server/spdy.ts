@@ -1,5 +1,6 @@
 // SPDY/3.1 as Kubernetes uses it for exec/attach/port-forward (k8s.io/apimachinery httpstream/spdy over
-// moby/spdystream): the server side of one connection. Clients open every stream (SYN_STREAM with a
+// moby/spdystream): one connection, in the server role (the kubelet API) or the client role (the kubelet
+// talking to a CRI runtime's streaming server). Clients open every stream (SYN_STREAM with a
 // `streamtype` header); the server replies (SYN_REPLY) and exchanges DATA frames, FIN half-closes.
 // Header blocks are zlib-compressed with SPDY/3's dictionary, one compression context per direction
 // for the whole connection. spdystream implements no flow control (it neither sends nor honors
@@ -212,7 +213,11 @@ export class HeaderDecompressor {
   }
 }
 
-/** One stream of a session: readable = DATA from the peer, writable = DATA to it; end() sends FIN. */
+/**
+ * One stream of a session: readable = DATA from the peer, writable = DATA to it; end() sends FIN.
+ * Emits 'remoteEnd' as soon as the peer is done sending (FIN, reset, or the connection ended), even
+ * while received data is still waiting to be read.
+ */
 export class SpdyStream extends Duplex {
   /** The peer half-closed (FIN) or reset the stream. */
   remoteClosed = false;
@@ -243,7 +248,24 @@ export class SpdyStream extends Duplex {
     if (this.remoteClosed) return;
     this.remoteClosed = true;
     this.push(null);
+    this.emit('remoteEnd');
     this.maybeDone();
+  }
+
+  /**
+   * The peer reset the stream or the connection ended, seen from the client role: what was received
+   * stays readable and then ends (destroying would drop output the runtime sent just before closing,
+   * as containerd resets every stream once a command exits); writing fails from now on.
+   */
+  remoteAbort(): void {
+    this.wasReset = true;
+    this.localClosed = true;
+    if (!this.remoteClosed) {
+      this.remoteClosed = true;
+      this.push(null);
+      this.emit('remoteEnd');
+    }
+    this.session.forget(this.id);
   }
 
   /** The session calls this once the reader caught up, to resume reading the connection. */
@@ -291,9 +313,34 @@ export interface SpdySessionEvents {
   error: [Error];
 }
 
+/** Which end of the connection we are: the server answers streams, the client opens them. */
+export type SpdyRole = 'server' | 'client';
+
+export interface SpdySessionOptions {
+  /** Default 'server'. */
+  role?: SpdyRole;
+  /** Client role: how long openStream waits for the SYN_REPLY (upstream waits 30 s). */
+  replyTimeoutMs?: number;
+}
+
+/** The peer refused or reset a stream before replying to it, or the connection ended first. */
+export class SpdyStreamRefusedError extends Error {
+  override readonly name = 'SpdyStreamRefusedError';
+}
+
+interface PendingOpen {
+  stream: SpdyStream;
+  resolve: (s: SpdyStream) => void;
+  reject: (err: Error) => void;
+  /** Set once the SYN_STREAM is written. */
+  timer?: NodeJS.Timeout;
+}
+
 /**
- * The server side of a SPDY/3.1 connection over `socket` (a TLS socket after the HTTP upgrade, or a
- * WebSocket tunnel). Emits 'stream' for each stream the client opens, after replying to it.
+ * One SPDY/3.1 connection over `socket` (a TLS socket after the HTTP upgrade, or a WebSocket tunnel).
+ * Server role: emits 'stream' for each stream the client opens, after replying to it. Client role:
+ * openStream() sends SYN_STREAM and resolves on the server's SYN_REPLY; streams the server would open
+ * are refused; a reset or a closed connection ends a stream's readable side instead of discarding it.
  */
 export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private readonly parser = new FrameParser();
@@ -301,17 +348,67 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private readonly deflater = new HeaderCompressor();
   private readonly streams = new Map<number, SpdyStream>();
   private lastStreamId = 0;
+  /** Client role: the next id we open (odd, ascending); awaiting SYN_REPLY by id. */
+  private nextStreamId = 1;
+  private readonly opening = new Map<number, PendingOpen>();
   private processing: Promise<void> = Promise.resolve();
   /** Streams whose reader is behind; the connection is read only while this is empty. */
   private readonly lagging = new Set<number>();
+  readonly role: SpdyRole;
+  private readonly replyTimeoutMs: number;
+  /** The peer sent GOAWAY: it takes no new streams. */
+  goneAway = false;
   closed = false;
 
-  constructor(private readonly socket: Duplex) {
+  constructor(
+    private readonly socket: Duplex,
+    opts: SpdySessionOptions = {},
+  ) {
     super();
+    this.role = opts.role ?? 'server';
+    this.replyTimeoutMs = opts.replyTimeoutMs ?? 30_000;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.destroy());
     socket.on('close', () => this.destroy());
     socket.on('error', (err: Error) => this.destroy(err));
+  }
+
+  /**
+   * Client role: opens a stream with `headers` (names are sent lower-case) and resolves once the server
+   * replied; until then nothing may be written on it (spdystream drops DATA on unreplied streams).
+   */
+  async openStream(headers: Record<string, string>): Promise<SpdyStream> {
+    if (this.role !== 'client') throw new SpdyProtocolError('only the client role opens streams');
+    if (this.closed) throw new SpdyStreamRefusedError('connection closed');
+    if (this.goneAway) throw new SpdyStreamRefusedError('the server is going away (GOAWAY)');
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    const block = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), [v]]));
+    const stream = new SpdyStream(id, block, this);
+    this.streams.set(id, stream);
+    let pending!: PendingOpen;
+    const replied = new Promise<SpdyStream>((resolve, reject) => {
+      pending = { stream, resolve, reject };
+      this.opening.set(id, pending);
+    });
+    // The connection may close while the headers are compressed: the caller sees that when it awaits.
+    replied.catch(() => undefined);
+    // Header blocks share one compression context: compress and write in the same order.
+    const compressed = await this.deflater.compress(block);
+    if (this.opening.get(id) !== pending) return replied;
+    const head = Buffer.alloc(10);
+    head.writeUInt32BE(id, 0);
+    head.writeUInt32BE(0, 4); // associated-to stream: none
+    head.writeUInt16BE(0, 8); // priority 0, slot 0
+    this.write(encodeControlFrame(FrameType.SYN_STREAM, 0, Buffer.concat([head, compressed])));
+    pending.timer = setTimeout(() => {
+      if (this.opening.get(id) !== pending) return;
+      this.opening.delete(id);
+      stream.remoteAbort();
+      this.reset(id, RstStatus.CANCEL);
+      pending.reject(new SpdyStreamRefusedError(`no reply to stream ${id} (${headers.streamType ?? headers.streamtype ?? ''}) within ${this.replyTimeoutMs} ms`));
+    }, this.replyTimeoutMs);
+    return replied;
   }
 
   /** Ends the session: GOAWAY, then closes the connection. */
@@ -327,7 +424,15 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   destroy(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.streams.values()) s.destroy();
+    for (const p of this.opening.values()) {
+      clearTimeout(p.timer);
+      p.reject(new SpdyStreamRefusedError(err ? `connection failed: ${err.message}` : 'connection closed before the stream was answered'));
+    }
+    this.opening.clear();
+    for (const s of [...this.streams.values()]) {
+      if (this.role === 'client') s.remoteAbort();
+      else s.destroy();
+    }
     this.streams.clear();
     this.inflater.close();
     this.deflater.close();
@@ -389,11 +494,15 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.lagging.add(stream.id);
     this.socket.pause();
     const resume = () => {
-      this.lagging.delete(stream.id);
+      stream.off('end', resume);
+      stream.off('close', resume);
+      if (!this.lagging.delete(stream.id)) return;
       if (this.lagging.size === 0 && !this.closed) this.socket.resume();
     };
     stream.onWantMore(resume);
-    // A stream that goes away while behind must not keep the connection paused.
+    // A stream that ends (its reader got everything: no more _read calls) or goes away while behind
+    // must not keep the connection paused.
+    stream.once('end', resume);
     stream.once('close', resume);
   }
 
@@ -402,7 +511,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (!f.control) {
       const stream = this.streams.get(f.streamId);
       if (!stream) {
-        if (f.streamId > this.lastStreamId) this.reset(f.streamId, RstStatus.INVALID_STREAM);
+        if (this.role === 'server' && f.streamId > this.lastStreamId) this.reset(f.streamId, RstStatus.INVALID_STREAM);
         return;
       }
       if (f.data.length > 0 && !stream.receive(f.data)) this.pause(stream);
@@ -418,6 +527,11 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         if (p.length < 10) throw new SpdyProtocolError('short SYN_STREAM');
         const id = p.readUInt32BE(0) & 0x7fffffff;
         const headers = await this.inflater.decompress(p.subarray(10));
+        if (this.role === 'client') {
+          // Runtimes' streaming servers never open streams towards the client.
+          this.reset(id, RstStatus.REFUSED_STREAM);
+          return;
+        }
         if (id === 0 || id % 2 === 0 || id <= this.lastStreamId) {
           this.reset(id, RstStatus.PROTOCOL_ERROR);
           return;
@@ -436,8 +550,18 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       }
       case FrameType.RST_STREAM: {
         const id = p.readUInt32BE(0) & 0x7fffffff;
+        const opening = this.opening.get(id);
+        if (opening) {
+          this.opening.delete(id);
+          clearTimeout(opening.timer);
+          opening.stream.remoteAbort();
+          opening.reject(new SpdyStreamRefusedError(`the server reset stream ${id} (status ${p.length >= 8 ? p.readUInt32BE(4) : 0})`));
+          return;
+        }
         const stream = this.streams.get(id);
-        if (stream) {
+        if (stream && this.role === 'client') {
+          stream.remoteAbort();
+        } else if (stream) {
           stream.remoteClosed = true;
           stream.wasReset = true;
           this.streams.delete(id);
@@ -452,15 +576,28 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         if (f.flags & FLAG_FIN) this.streams.get(id)?.remoteFin();
         return;
       }
-      case FrameType.SYN_REPLY:
+      case FrameType.SYN_REPLY: {
         await this.inflater.decompress(p.subarray(4));
+        const id = p.readUInt32BE(0) & 0x7fffffff;
+        const opening = this.opening.get(id);
+        if (!opening) return;
+        this.opening.delete(id);
+        clearTimeout(opening.timer);
+        if (f.flags & FLAG_FIN) opening.stream.remoteFin();
+        opening.resolve(opening.stream);
         return;
-      case FrameType.PING:
-        // Client pings have odd ids; echo them. Our own pings (even) are not sent.
-        if (p.length >= 4 && p.readUInt32BE(0) % 2 === 1) this.write(encodeControlFrame(FrameType.PING, 0, p.subarray(0, 4)));
+      }
+      case FrameType.PING: {
+        // Echo the peer's pings: the client's ids are odd, the server's even. We send none ourselves.
+        const peerParity = this.role === 'server' ? 1 : 0;
+        if (p.length >= 4 && p.readUInt32BE(0) % 2 === peerParity) this.write(encodeControlFrame(FrameType.PING, 0, p.subarray(0, 4)));
         return;
+      }
       case FrameType.GOAWAY:
-        this.socket.end();
+        // A server sends GOAWAY as it finishes (containerd: after the exit status); what it already
+        // sent is still arriving, and it closes the connection itself.
+        if (this.role === 'client') this.goneAway = true;
+        else this.socket.end();
         return;
       case FrameType.SETTINGS:
       case FrameType.WINDOW_UPDATE:

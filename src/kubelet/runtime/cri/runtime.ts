@@ -1,5 +1,6 @@
 // CriRuntime: the kubelet's ContainerRuntime over CRI v1 gRPC to a runtime's unix socket
-// (containerd). Streaming calls get a URL from the runtime and connect to it (streamClient.ts).
+// (containerd). Streaming calls get a URL from the runtime and connect to it over SPDY/3.1
+// (spdyStreamClient.ts), or WebSocket (streamClient.ts) where the streaming server refuses SPDY.
 import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import type { Duplex } from 'node:stream';
 import { logger } from '../../../util/log.js';
@@ -28,6 +29,7 @@ import type {
 import { RuntimeError } from '../types.js';
 import { runtimeErrorFromGrpc } from './errors.js';
 import { criServices } from './proto.js';
+import { connectPortForwardSpdy, connectRemoteCommandSpdy, SpdyUpgradeRefusedError } from './spdyStreamClient.js';
 import { connectPortForward, connectRemoteCommand } from './streamClient.js';
 import * as wire from './wire.js';
 
@@ -47,6 +49,12 @@ export interface CriRuntimeOptions {
    * network from files (containerd's CNI conf_dir), this writes them (ManagedContainerd does).
    */
   onUpdateRuntimeConfig?: (podCIDR: string) => Promise<unknown>;
+  /**
+   * How exec/attach/port-forward reach the runtime's streaming server. 'spdy' (default, what
+   * containerd's server and upstream's kubelet speak; it can close stdin) falls back to 'websocket'
+   * (v4.channel.k8s.io, cannot close stdin) for good once a server refuses SPDY.
+   */
+  streamingTransport?: 'spdy' | 'websocket';
 }
 
 /** `unix:///abs.sock` from an endpoint that may be a bare path. */
@@ -66,6 +74,8 @@ export class CriRuntime implements ContainerRuntime {
   private readonly timeoutMs: number;
   private readonly pullTimeoutMs: number;
   private readonly onUpdateRuntimeConfig: ((podCIDR: string) => Promise<unknown>) | undefined;
+  /** Switches to 'websocket' when the streaming server refuses SPDY. */
+  streamingTransport: 'spdy' | 'websocket';
 
   constructor(opts: CriRuntimeOptions) {
     this.endpoint = normaliseEndpoint(opts.endpoint);
@@ -77,6 +87,7 @@ export class CriRuntime implements ContainerRuntime {
     this.pullTimeoutMs = opts.pullTimeoutMs ?? 30 * 60_000;
     this.handlers = opts.handlers ?? [''];
     this.onUpdateRuntimeConfig = opts.onUpdateRuntimeConfig;
+    this.streamingTransport = opts.streamingTransport ?? 'spdy';
   }
 
   /** Waits until the socket accepts a connection (and `version()` answers), or throws Unavailable. */
@@ -231,19 +242,47 @@ export class CriRuntime implements ContainerRuntime {
     }), deadlineMs);
   }
 
-  async exec(containerId: string, cmd: string[], opts: StreamOptions): Promise<ContainerStreams> {
-    const url = await this.call('Exec', { containerId, cmd, tty: opts.tty, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr && !opts.tty }, (r) => String(r.url));
-    return connectRemoteCommand(url, opts, 'exec');
+  exec(containerId: string, cmd: string[], opts: StreamOptions): Promise<ContainerStreams> {
+    const req = { containerId, cmd, tty: opts.tty, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr && !opts.tty };
+    return this.stream(
+      () => this.call('Exec', req, (r) => String(r.url)),
+      (url) => connectRemoteCommandSpdy(url, opts, 'exec'),
+      (url) => connectRemoteCommand(url, opts, 'exec'),
+    );
   }
 
-  async attach(containerId: string, opts: StreamOptions): Promise<ContainerStreams> {
-    const url = await this.call('Attach', { containerId, stdin: opts.stdin, tty: opts.tty, stdout: opts.stdout, stderr: opts.stderr && !opts.tty }, (r) => String(r.url));
-    return connectRemoteCommand(url, opts, 'attach');
+  attach(containerId: string, opts: StreamOptions): Promise<ContainerStreams> {
+    const req = { containerId, stdin: opts.stdin, tty: opts.tty, stdout: opts.stdout, stderr: opts.stderr && !opts.tty };
+    return this.stream(
+      () => this.call('Attach', req, (r) => String(r.url)),
+      (url) => connectRemoteCommandSpdy(url, opts, 'attach'),
+      (url) => connectRemoteCommand(url, opts, 'attach'),
+    );
   }
 
-  async portForward(podSandboxId: string, port: number, signal?: AbortSignal): Promise<Duplex> {
-    const url = await this.call('PortForward', { podSandboxId, port: [port] }, (r) => String(r.url));
-    return connectPortForward(url, port, signal);
+  portForward(podSandboxId: string, port: number, signal?: AbortSignal): Promise<Duplex> {
+    return this.stream(
+      () => this.call('PortForward', { podSandboxId, port: [port] }, (r) => String(r.url)),
+      (url) => connectPortForwardSpdy(url, port, signal),
+      (url) => connectPortForward(url, port, signal),
+    );
+  }
+
+  /**
+   * Gets a streaming URL and connects over the current transport. A URL is good for one connection
+   * attempt (the server consumes its token), so falling back to WebSocket asks for a new one.
+   */
+  private async stream<T>(getUrl: () => Promise<string>, spdy: (url: string) => Promise<T>, websocket: (url: string) => Promise<T>): Promise<T> {
+    const url = await getUrl();
+    if (this.streamingTransport === 'websocket') return websocket(url);
+    try {
+      return await spdy(url);
+    } catch (err) {
+      if (!(err instanceof SpdyUpgradeRefusedError) || err.statusCode === 404) throw err;
+      log.info({ endpoint: this.endpoint, reason: err.message }, 'streaming server refused SPDY/3.1; using WebSocket (v4.channel.k8s.io) from now on');
+      this.streamingTransport = 'websocket';
+      return websocket(await getUrl());
+    }
   }
 
   // ---------- ImageService ----------

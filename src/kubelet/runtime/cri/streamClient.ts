@@ -1,7 +1,9 @@
 // Client side of the streaming server a CRI runtime returns URLs to (containerd's
-// pkg/cri/streaming): WebSocket with the channel protocol, each message prefixed by its channel
+// pkg/cri/streaming) over WebSocket with the channel protocol, each message prefixed by its channel
 // byte. exec/attach: 0 stdin, 1 stdout, 2 stderr, 3 error (a v4 JSON Status), 4 resize.
 // port-forward: 0 data, 1 error, each beginning with the port as 2 little-endian bytes.
+// SPDY (spdyStreamClient.ts) is used first; this is the fallback for servers that refuse it, and
+// it cannot close stdin.
 import { Duplex, PassThrough, Writable } from 'node:stream';
 import WebSocket from 'ws';
 import type { ContainerStreams, StreamOptions } from '../types.js';

@@ -159,6 +159,13 @@ describe('containerd through CRI', { skip, timeout: 180_000 }, () => {
     const [out, err, exit] = await Promise.all([readAll(session.stdout), readAll(session.stderr), session.exit]);
     assert.deepEqual({ out, err, exitCode: exit.exitCode }, { out: 'got:hi\n', err: 'to-err\n', exitCode: 5 });
 
+    // SPDY carries the end of stdin (a stream's FIN) to the process: `cat` sees EOF, as `kubectl cp` needs.
+    assert.equal(rt.streamingTransport, 'spdy');
+    const cat = await rt.exec(id, ['sh', '-c', 'cat; echo done'], { stdin: true, stdout: true, stderr: true, tty: false });
+    cat.stdin?.end('line one\nline two\n');
+    const [catOut, catErr, catExit] = await Promise.all([readAll(cat.stdout), readAll(cat.stderr), cat.exit]);
+    assert.deepEqual({ out: catOut, err: catErr, exitCode: catExit.exitCode }, { out: 'line one\nline two\ndone\n', err: '', exitCode: 0 });
+
     const tty = await rt.exec(id, ['sh', '-c', 'sleep 0.5; stty size'], { stdin: true, stdout: true, stderr: false, tty: true });
     tty.resize({ width: 100, height: 40 });
     const [ttyOut, ttyExit] = await Promise.all([readAll(tty.stdout), tty.exit]);

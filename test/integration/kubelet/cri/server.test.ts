@@ -265,7 +265,11 @@ describe('serveCri round trip', () => {
     const sync = await client.execSync(id, ['sh', '-c', 'echo out; echo err >&2; exit 4'], 5);
     assert.deepEqual([sync.stdout.toString(), sync.stderr.toString(), sync.exitCode], ['out\n', 'err\n', 4]);
 
+    // Our streaming server speaks WebSocket only: the client's SPDY upgrade is refused, and it falls
+    // back to WebSocket for this and every later session.
+    assert.equal(client.streamingTransport, 'spdy');
     const s = await client.exec(id, ['sh', '-c', 'read l; echo got:$l; echo e2 >&2; exit 7'], { stdin: true, stdout: true, stderr: true, tty: false });
+    assert.equal(client.streamingTransport, 'websocket');
     s.stdin?.write('hello\n');
     const text = (r?: NodeJS.ReadableStream) => new Promise<string>((res) => { let t = ''; r?.on('data', (c: Buffer) => (t += c)); r?.on('end', () => res(t)); });
     const [out, err, exit] = await Promise.all([text(s.stdout), text(s.stderr), s.exit]);
