@@ -1,4 +1,4 @@
-// One-shot commands (mount, unshare, ip, CNI plugins, runc …) run from a worker thread. Starting a
+// One-shot commands (mount, unshare, ip, CNI plugins, runc …) run from worker threads. Starting a
 // child blocks the thread that calls spawn until the child has exec'd — 7–20 ms each in a large
 // process on a busy machine — and the kubelet's thread is also the API server's and the scheduler's
 // in `k8ts server`, so its ten-odd commands per pod start are moved off it. The worker is started
@@ -94,6 +94,10 @@ class CommandRunner {
   private readonly pending = new Map<number, (r: Reply) => void>();
   private idleTimer: NodeJS.Timeout | undefined;
 
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
   run(file: string, args: readonly string[], opts: CommandOptions): Promise<CommandResult> {
     const id = this.nextId++;
     const req: Request = { id, file, args: [...args], timeoutMs: opts.timeoutMs ?? 60_000 };
@@ -154,11 +158,16 @@ class CommandRunner {
   }
 }
 
-let runner: CommandRunner | undefined;
+// A spawn blocks its worker until the child has exec'd too, so a pod start's commands queued
+// behind each other on one worker; a few workers let them start side by side.
+const WORKERS = 4;
+const runners: CommandRunner[] = [];
 
 /** Runs a command to its end off this thread; resolves whatever its exit status. */
 export function runCommand(file: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
-  runner ??= new CommandRunner();
+  let runner = runners.find((r) => r.inFlight === 0);
+  if (!runner && runners.length < WORKERS) runners.push((runner = new CommandRunner()));
+  runner ??= runners.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
   return runner.run(file, args, opts);
 }
 
