@@ -12,11 +12,20 @@ const log = logger('status-manager');
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
+/** Deep equality of JSON values; the order of object keys does not matter (the API server's may differ from ours). */
+export function sameJson(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => k in b && sameJson(a[k], b[k]));
+}
+
 /** A JSON merge patch turning `before` into `after` (removed keys become null; arrays are replaced). */
 export function mergePatchDiff(before: Json | undefined, after: Json): Json | undefined {
   if (before === undefined) return after;
   const isObj = (v: Json | undefined): v is { [k: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObj(before) || !isObj(after)) return JSON.stringify(before) === JSON.stringify(after) ? undefined : after;
+  if (!isObj(before) || !isObj(after)) return sameJson(before, after) ? undefined : after;
   const out: { [k: string]: Json } = {};
   for (const k of Object.keys(before)) if (!(k in after)) out[k] = null;
   for (const [k, v] of Object.entries(after)) {
@@ -29,7 +38,8 @@ export function mergePatchDiff(before: Json | undefined, after: Json): Json | un
 interface Entry {
   status: PodStatus;
   pod: Readonly<Pod>;
-  sentJSON?: string;
+  /** The status the API was last found or made to hold. */
+  sent?: Json;
   sending?: Promise<void>;
   dirty: boolean;
 }
@@ -70,7 +80,7 @@ export class StatusManager {
   resync(): void {
     for (const [uid, e] of this.entries) {
       const api = this.o.apiPodFor(e.pod);
-      if (api && JSON.stringify(api.status ?? {}) !== e.sentJSON) e.dirty = true;
+      if (api && !sameJson((api.status ?? {}) as Json, e.sent)) e.dirty = true;
       if (e.dirty) this.kick(uid, e);
     }
   }
@@ -87,15 +97,15 @@ export class StatusManager {
     e.dirty = false;
     const api = this.o.apiPodFor(e.pod);
     if (!api) return;
-    const json = JSON.stringify(e.status);
-    const diff = mergePatchDiff((api.status ?? {}) as Json, JSON.parse(json) as Json);
+    const status = JSON.parse(JSON.stringify(e.status)) as Json;
+    const diff = mergePatchDiff((api.status ?? {}) as Json, status);
     if (diff === undefined) {
-      e.sentJSON = json;
+      e.sent = (api.status ?? {}) as Json;
       return;
     }
     try {
-      await this.pods.patch(api.metadata!.namespace, api.metadata!.name!, { metadata: { uid: api.metadata!.uid }, status: diff }, { type: 'merge', subresource: 'status' });
-      e.sentJSON = json;
+      const updated = await this.pods.patch(api.metadata!.namespace, api.metadata!.name!, { metadata: { uid: api.metadata!.uid }, status: diff }, { type: 'merge', subresource: 'status' });
+      e.sent = (updated.status ?? {}) as Json;
     } catch (err) {
       if (isNotFound(err)) return;
       if (!isConflict(err)) log.warn({ pod: `${api.metadata!.namespace}/${api.metadata!.name}`, err: (err as Error).message }, 'updating pod status failed; will retry');
