@@ -3,7 +3,8 @@
 // Deployment pod's replacement takes to be Running; the kubelet's RSS idle and with 110 pods (the
 // kubelet runs as its own `k8ts agent` process that joined the server with the node token); and
 // 1,000 simulated nodes with 30,000 pods (bench/kubelet/simulated.ts).
-// Usage: node dist/bench/kubelet/run.js [--quick] [--skip-sim] [--pods N]
+// Usage: node dist/bench/kubelet/run.js [--quick] [--skip-sim] [--skip-rss] [--pods N] [--runtime process|containerd]
+//        node dist/bench/kubelet/run.js --only-rss [--rss-runs N] [--rss-idle-only]   (just the kubelet's RSS)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -101,7 +102,7 @@ async function startCluster(runtime: 'process' | 'containerd', separateAgent: bo
       const pods = client!.resource<Pod>('', 'v1', 'pods');
       await pods.deleteCollection({ namespace: 'default', gracePeriodSeconds: 0 }).catch(() => undefined);
       await until('pods gone', async () => (await pods.list({ namespace: 'default' })).items.length === 0, 120_000).catch(() => undefined);
-      // The kubelet first (or it restarts what killall stops), then whatever pods are left (kube-system's).
+      // The kubelet goes first: a live one restarts what killall stops (kube-proxy, DNS), leaving mounts behind.
       for (const p of [agent, server]) {
         if (!p || p.exitCode !== null) continue;
         p.kill('SIGTERM');
@@ -187,7 +188,8 @@ async function main(): Promise<void> {
   out(`# kubelet benchmark (${new Date().toISOString()}, ${PODS} pods per runtime)`);
   let n = 0;
   const only = args.includes('--runtime') ? args[args.indexOf('--runtime') + 1] : undefined;
-  for (const runtime of (['process', 'containerd'] as const).filter((r) => !only || r === only)) {
+  const onlyRss = args.includes('--only-rss');
+  for (const runtime of (['process', 'containerd'] as const).filter((r) => !onlyRss && (!only || r === only))) {
     const c = await startCluster(runtime, false, n++);
     try {
       const pods = c.client.resource<Pod>('', 'v1', 'pods');
@@ -204,18 +206,36 @@ async function main(): Promise<void> {
     }
   }
   if (args.includes('--skip-rss')) return;
-  // Kubelet memory: a `k8ts agent` process of its own (process runtime).
-  const c = await startCluster('process', true, n++);
-  try {
-    await sleep(15_000);
-    const idle = rssMB(c.agent!.pid!);
-    await startupLatency(c, 110 - 0, 'rss');
-    await sleep(15_000);
-    const full = rssMB(c.agent!.pid!);
-    out(`kubelet (k8ts agent, process runtime) RSS: idle ${idle.toFixed(0)} MB, with 110 pods Running ${full.toFixed(0)} MB (container shims are separate processes)`);
-  } finally {
-    await c.stop();
+  // Kubelet memory: a `k8ts agent` process of its own (process runtime); the median of --rss-runs clusters.
+  const runs = args.includes('--rss-runs') ? Number(args[args.indexOf('--rss-runs') + 1]) : 1;
+  const idleOnly = args.includes('--rss-idle-only');
+  const idles: number[] = [];
+  const fulls: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const c = await startCluster('process', true, n++);
+    try {
+      await sleep(15_000);
+      idles.push(rssMB(c.agent!.pid!));
+      process.stderr.write(`run ${r + 1}: idle RSS ${idles.at(-1)!.toFixed(0)} MB\n`);
+      if (!idleOnly) {
+        // 110 pods on the node in all (its default --max-pods): the addon pods (kube-proxy, DNS) count too.
+        const onNode = (await c.client.resource<Pod>('', 'v1', 'pods').list()).items.length;
+        await startupLatency(c, 110 - onNode, 'rss');
+        await sleep(15_000);
+        fulls.push(rssMB(c.agent!.pid!));
+        process.stderr.write(`run ${r + 1}: RSS with 110 pods ${fulls.at(-1)!.toFixed(0)} MB\n`);
+      }
+    } finally {
+      await c.stop();
+    }
   }
+  const each = (xs: number[]) => (runs > 1 ? ` (median of ${runs}: ${xs.map((x) => x.toFixed(0)).join(', ')})` : '');
+  out(
+    `kubelet (k8ts agent, process runtime) RSS: idle ${median(idles).toFixed(0)} MB${each(idles)}` +
+      (idleOnly ? '' : `, with 110 pods Running ${median(fulls).toFixed(0)} MB${each(fulls)}`) +
+      ' (container shims are separate processes)',
+  );
+  if (onlyRss) return;
   if (!args.includes('--skip-sim')) {
     const r = await runSimulatedNodesBench({ nodes: quick ? 100 : 1000, pods: quick ? 2000 : 30_000 });
     out(formatSimulatedBench(r));

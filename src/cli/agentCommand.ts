@@ -154,7 +154,7 @@ export async function runAgentCommand(o: AgentCommandOptions): Promise<void> {
   const { loadKubeconfigConfig } = await import('../client/config.js');
   const { RestClient } = await import('../client/restClient.js');
   const { startAgent } = await import('../server/agent.js');
-  const { defaultAdvertiseAddress } = await import('../server/server.js');
+  const { defaultAdvertiseAddress } = await import('../server/hostAddress.js');
   let agent: Awaited<ReturnType<typeof startAgent>>;
   try {
     const creds = await bootstrapAgentCredentials({ server: o.server!, token: token!, dataDir: o.dataDir, nodeName, ...(o.caFile ? { caFile: o.caFile } : {}), signal: ac.signal });

@@ -11,9 +11,9 @@ import {
   podsTable,
   toJson,
 } from '../kubelet/runtime/cri/crictlFormat.js';
-import { runtimeEndpointFile } from '../kubelet/runtime/cri/connect.js';
-import { containerdPaths } from '../kubelet/runtime/cri/managedContainerd.js';
-import { CriRuntime } from '../kubelet/runtime/cri/runtime.js';
+import { containerdPaths, runtimeEndpointFile } from '../kubelet/runtime/cri/paths.js';
+// The gRPC client loads when a crictl command runs: every k8ts command registers this one.
+import type { CriRuntime } from '../kubelet/runtime/cri/runtime.js';
 import type { Container, ContainerState, PodSandbox } from '../kubelet/runtime/types.js';
 import { isRuntimeError } from '../kubelet/runtime/types.js';
 import { defaultDataDir } from './paths.js';
@@ -79,6 +79,7 @@ export function registerCrictlCommand(program: Command, io: CrictlIO = { out: pr
 
   const withRuntime = async (fn: (rt: CriRuntime) => Promise<void>): Promise<void> => {
     const g = crictl.opts<GlobalOptions>();
+    const { CriRuntime } = await import('../kubelet/runtime/cri/runtime.js');
     const rt = new CriRuntime({ endpoint: resolveRuntimeEndpoint(g), requestTimeoutMs: g.timeout * 1000 });
     try {
       await fn(rt);

@@ -317,7 +317,8 @@ function withTransitionTimes(conditions: PodCondition[], old: readonly PodCondit
   return conditions.map((c) => {
     const before = old?.find((o) => o.type === c.type);
     const t = before && before.status === c.status && before.lastTransitionTime ? before.lastTransitionTime : now;
-    return { ...c, lastProbeTime: null!, lastTransitionTime: t };
+    // No `lastProbeTime: null`: the API server drops nulls, and a field it drops makes every status differ from the stored one.
+    return { ...c, lastTransitionTime: t };
   });
 }
 
@@ -350,7 +351,10 @@ export function generatePodStatus(inputs: PodStatusInputs): PodStatus {
     containersReady,
     cond('PodScheduled', true),
   ];
-  status.conditions = [...kept, ...withTransitionTimes(own, pod.status?.conditions, inputs.now)];
+  // Transition times come from the kubelet's own last status (as upstream's status manager does): the
+  // pod a sync started with can be one write behind the API, and taking its times made two syncs in a
+  // row write alternating times back and forth for ever.
+  status.conditions = [...kept, ...withTransitionTimes(own, oldStatus.conditions ?? pod.status?.conditions, inputs.now)];
   if (inputs.hostIPs.length) {
     status.hostIP = inputs.hostIPs[0]!;
     status.hostIPs = inputs.hostIPs.map((ip) => ({ ip }));

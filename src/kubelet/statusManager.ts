@@ -21,6 +21,15 @@ function withoutNulls(v: Json | undefined): Json | undefined {
   return out;
 }
 
+/** Deep equality of JSON values; the order of object keys does not matter (the API server's may differ from ours). */
+export function sameJson(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => k in b && sameJson(a[k], b[k]));
+}
+
 /**
  * A JSON merge patch turning `before` into `after` (removed keys become null; arrays are replaced).
  * A null member counts as absent (e.g. conditions' `lastProbeTime: null`, which the server does not
@@ -29,7 +38,7 @@ function withoutNulls(v: Json | undefined): Json | undefined {
 export function mergePatchDiff(before: Json | undefined, after: Json): Json | undefined {
   if (before === undefined || before === null) return after === null ? undefined : after;
   const isObj = (v: Json | undefined): v is { [k: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObj(before) || !isObj(after)) return JSON.stringify(withoutNulls(before)) === JSON.stringify(withoutNulls(after)) ? undefined : after;
+  if (!isObj(before) || !isObj(after)) return sameJson(withoutNulls(before), withoutNulls(after)) ? undefined : after;
   const out: { [k: string]: Json } = {};
   for (const k of Object.keys(before)) if (!(k in after) && before[k] !== null) out[k] = null;
   for (const [k, v] of Object.entries(after)) {
@@ -42,7 +51,8 @@ export function mergePatchDiff(before: Json | undefined, after: Json): Json | un
 interface Entry {
   status: PodStatus;
   pod: Readonly<Pod>;
-  sentJSON?: string;
+  /** The status the API was last found or made to hold. */
+  sent?: Json;
   sending?: Promise<void>;
   dirty: boolean;
 }
@@ -83,7 +93,7 @@ export class StatusManager {
   resync(): void {
     for (const [uid, e] of this.entries) {
       const api = this.o.apiPodFor(e.pod);
-      if (api && JSON.stringify(api.status ?? {}) !== e.sentJSON) e.dirty = true;
+      if (api && !sameJson((api.status ?? {}) as Json, e.sent)) e.dirty = true;
       if (e.dirty) this.kick(uid, e);
     }
   }
@@ -100,16 +110,16 @@ export class StatusManager {
     e.dirty = false;
     const api = this.o.apiPodFor(e.pod);
     if (!api) return;
-    const json = JSON.stringify(e.status);
-    const diff = mergePatchDiff((api.status ?? {}) as Json, JSON.parse(json) as Json);
+    const status = JSON.parse(JSON.stringify(e.status)) as Json;
+    const diff = mergePatchDiff((api.status ?? {}) as Json, status);
     if (diff === undefined) {
-      e.sentJSON = json;
+      e.sent = (api.status ?? {}) as Json;
       return;
     }
     log.debug({ pod: `${api.metadata!.namespace}/${api.metadata!.name}`, patch: diff }, 'patching pod status');
     try {
-      await this.pods.patch(api.metadata!.namespace, api.metadata!.name!, { metadata: { uid: api.metadata!.uid }, status: diff }, { type: 'merge', subresource: 'status' });
-      e.sentJSON = json;
+      const updated = await this.pods.patch(api.metadata!.namespace, api.metadata!.name!, { metadata: { uid: api.metadata!.uid }, status: diff }, { type: 'merge', subresource: 'status' });
+      e.sent = (updated.status ?? {}) as Json;
     } catch (err) {
       if (isNotFound(err)) return;
       if (!isConflict(err)) log.warn({ pod: `${api.metadata!.namespace}/${api.metadata!.name}`, err: (err as Error).message }, 'updating pod status failed; will retry');

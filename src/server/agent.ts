@@ -161,9 +161,10 @@ async function startRuntime(o: AgentOptions, root: string): Promise<StartedRunti
     return withK8tsHandler(o, root, started, managed.paths.cniDataDir);
   }
   const { runtime, images } = await startProcessRuntime(o, root);
-  const { serveCri } = await import('../kubelet/runtime/cri/server.js');
+  // gRPC loads with the first `k8ts crictl` connection, not in every idle kubelet.
+  const { serveCriOnDemand } = await import('../kubelet/runtime/cri/onDemandServer.js');
   const socket = join(root, 'k8ts-cri.sock');
-  const cri = await serveCri(runtime, socket);
+  const cri = await serveCriOnDemand(runtime, socket);
   return {
     runtime,
     endpoint: `unix://${socket}`,

@@ -2,7 +2,7 @@
 // API server (with the API server's own bootstrap loops); the scheduler, controllers and the
 // agent (kubelet, proxy) join it as their issues land.
 
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
@@ -20,6 +20,7 @@ import { apiServerHooks } from '../apiserver/hooks.js';
 import { CustomResourceDefinitions } from '../apiserver/crds.js';
 import { createAuthentication } from '../apiserver/authentication.js';
 import { certificateSigningRequestStrategy, certificateSubjectRestriction } from '../apiserver/csr.js';
+import { defaultAdvertiseAddress } from './hostAddress.js';
 import { ensureNodeToken } from './nodeToken.js';
 import { disabledControllers, splitList } from './disable.js';
 import { AddonManager } from './addons/addonManager.js';
@@ -78,13 +79,7 @@ export interface RunningK8tsServer {
   close(): Promise<void>;
 }
 
-/** The host's first non-loopback IPv4 address, which the `kubernetes` Endpoints advertise. */
-export function defaultAdvertiseAddress(): string {
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return '127.0.0.1';
-}
+export { defaultAdvertiseAddress };
 
 export async function startServer(opts: ServerOptions): Promise<RunningK8tsServer> {
   const t0 = performance.now();

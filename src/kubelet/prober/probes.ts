@@ -5,7 +5,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
 import type { Container, HTTPGetAction, HTTPHeader } from 'kubernetes-types/core/v1.js';
 import { goQuote } from '../envvars.js';
 import { isRuntimeError, type ContainerRuntime } from '../runtime/types.js';
@@ -389,10 +388,12 @@ export function decodeHealthCheckResponse(buf: Buffer): number {
 }
 
 /** A grpc probe (upstream pkg/probe/grpc): SERVING = success; anything else a failure with upstream's text. */
-export function grpcProbe(host: string, service: string, port: number, timeoutSeconds: number): Promise<ProbeOutcome> {
+export async function grpcProbe(host: string, service: string, port: number, timeoutSeconds: number): Promise<ProbeOutcome> {
   const addr = joinHostPort(host, port);
   const timeout = goDuration(timeoutSeconds);
   const deadline = Date.now() + timeoutSeconds * 1000;
+  // gRPC loads with the first grpc probe: most nodes never run one.
+  const grpc = await import('@grpc/grpc-js');
   const client = new grpc.Client(addr, grpc.credentials.createInsecure(), {
     'grpc.primary_user_agent': kubeUserAgent('probe'),
     'grpc.enable_retries': 0,

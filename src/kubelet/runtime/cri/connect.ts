@@ -5,6 +5,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RuntimeError } from '../types.js';
 import { ManagedContainerd, containerdInstalled, type ManagedContainerdOptions } from './managedContainerd.js';
+import { runtimeEndpointFile } from './paths.js';
 import { CriRuntime } from './runtime.js';
 
 export interface ContainerdRuntimeOptions extends Omit<ManagedContainerdOptions, 'dataDir'> {
@@ -22,10 +23,7 @@ export interface ContainerdRuntime {
   managed?: ManagedContainerd;
 }
 
-/** The runtime-endpoint file under the data dir that `k8ts crictl` reads. */
-export function runtimeEndpointFile(dataDir: string): string {
-  return join(dataDir, 'agent', 'runtime-endpoint');
-}
+export { runtimeEndpointFile };
 
 export async function writeRuntimeEndpointFile(dataDir: string, endpoint: string): Promise<void> {
   const file = runtimeEndpointFile(dataDir);

@@ -6,3 +6,4 @@ export { importImageArchive, archiveImageNames, type ImportImageOptions } from '
 export { nodeConflist, writeNodeConflist, CONFLIST_FILE, type NodeConflistOptions } from './cniConflist.js';
 export { writeBusyboxOciArchive, writePauseImageArchive, busyboxLayer, hostArchitecture, type BusyboxImageOptions } from './ociArchive.js';
 export { serveCri, type CriServer, type ServeCriOptions } from './server.js';
+export { serveCriOnDemand, type OnDemandCriServer } from './onDemandServer.js';

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { logger } from '../../../util/log.js';
 import { RuntimeError } from '../types.js';
 import { writeNodeConflist } from './cniConflist.js';
+import { containerdPaths, type ContainerdPaths } from './paths.js';
 import { importImageArchive } from './importImage.js';
 import { writePauseImageArchive } from './ociArchive.js';
 import { CriRuntime } from './runtime.js';
@@ -36,34 +37,8 @@ export interface ManagedContainerdOptions {
   signal?: AbortSignal;
 }
 
-export interface ContainerdPaths {
-  dir: string;
-  config: string;
-  root: string;
-  state: string;
-  socket: string;
-  pidFile: string;
-  logFile: string;
-  cniConfDir: string;
-  cniDataDir: string;
-  runcRoot: string;
-}
 
-export function containerdPaths(dataDir: string): ContainerdPaths {
-  const dir = join(dataDir, 'agent', 'containerd');
-  return {
-    dir,
-    config: join(dir, 'config.toml'),
-    root: join(dir, 'root'),
-    state: join(dir, 'state'),
-    socket: join(dir, 'containerd.sock'),
-    pidFile: join(dir, 'containerd.pid'),
-    logFile: join(dir, 'containerd.log'),
-    cniConfDir: join(dataDir, 'agent', 'cni', 'net.d'),
-    cniDataDir: join(dataDir, 'agent', 'cni', 'networks'),
-    runcRoot: join(dir, 'state', 'runc'),
-  };
-}
+export { containerdPaths, type ContainerdPaths };
 
 const q = (s: string): string => JSON.stringify(s);
 

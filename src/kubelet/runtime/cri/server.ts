@@ -4,6 +4,7 @@
 import { Server, ServerCredentials, status as GrpcStatus, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { logger } from '../../../util/log.js';
 import type { ContainerRuntime } from '../types.js';
 import { RuntimeError } from '../types.js';
@@ -47,8 +48,8 @@ function required(value: unknown, field: string): string {
   return value;
 }
 
-/** Serves `runtime` over CRI v1 on `socketPath` (an existing socket file there is replaced). */
-export async function serveCri(runtime: ContainerRuntime, socketPath: string, opts: ServeCriOptions = {}): Promise<CriServer> {
+/** A gRPC server with the CRI RuntimeService and ImageService of `runtime`, and its streaming server (listening). */
+async function criGrpcServer(runtime: ContainerRuntime, opts: ServeCriOptions): Promise<{ server: Server; streams: StreamServer }> {
   const { RuntimeService, ImageService } = criServices();
   const streams = new StreamServer(runtime);
   await streams.listen(opts.streamHost ?? '127.0.0.1', opts.streamPort ?? 0);
@@ -165,6 +166,12 @@ export async function serveCri(runtime: ContainerRuntime, socketPath: string, op
   const server = new Server();
   server.addService(RuntimeService.service, runtimeService);
   server.addService(ImageService.service, imageService);
+  return { server, streams };
+}
+
+/** Serves `runtime` over CRI v1 on `socketPath` (an existing socket file there is replaced). */
+export async function serveCri(runtime: ContainerRuntime, socketPath: string, opts: ServeCriOptions = {}): Promise<CriServer> {
+  const { server, streams } = await criGrpcServer(runtime, opts);
   await mkdir(dirname(socketPath), { recursive: true });
   await rm(socketPath, { force: true });
   await new Promise<void>((resolve, reject) =>
@@ -178,6 +185,25 @@ export async function serveCri(runtime: ContainerRuntime, socketPath: string, op
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await streams.close();
       await rm(socketPath, { force: true });
+    },
+  };
+}
+
+/** CRI for connections accepted elsewhere (serveCriOnDemand's socket): each one becomes a gRPC session. */
+export interface CriConnectionHandler {
+  inject(connection: Duplex): void;
+  close(): Promise<void>;
+}
+
+export async function criConnectionHandler(runtime: ContainerRuntime, opts: ServeCriOptions = {}): Promise<CriConnectionHandler> {
+  const { server, streams } = await criGrpcServer(runtime, opts);
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  return {
+    inject: (connection) => injector.injectConnection(connection),
+    async close() {
+      injector.destroy();
+      server.forceShutdown();
+      await streams.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 // serveCri round trip: CriRuntime (the client) → gRPC on a unix socket → serveCri → a test-double
-// ContainerRuntime, and back; exec/attach/port-forward through the streaming server.
+// ContainerRuntime, and back; exec/attach/port-forward through the streaming server. The same
+// round trip through serveCriOnDemand (gRPC loaded with the first connection).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,6 +11,7 @@ import { PassThrough, type Duplex } from 'node:stream';
 import { connect } from 'node:net';
 import { CriRuntime } from '../../../../src/kubelet/runtime/cri/runtime.js';
 import { serveCri, type CriServer } from '../../../../src/kubelet/runtime/cri/server.js';
+import { serveCriOnDemand } from '../../../../src/kubelet/runtime/cri/onDemandServer.js';
 import {
   RuntimeError,
   type Container,
@@ -193,7 +195,12 @@ const containerConfig: ContainerConfig = {
   linux: { resources: { cpuPeriod: 100000, cpuQuota: 50000, cpuShares: 512, memoryLimitInBytes: 67108864 }, securityContext: { runAsUser: 0, runAsGroup: 0, readonlyRootfs: true, noNewPrivs: true, capabilities: { addCapabilities: ['NET_ADMIN'], dropCapabilities: ['ALL'] } } },
 };
 
-describe('serveCri round trip', () => {
+const servers: [string, (rt: ContainerRuntime, socket: string) => Promise<CriServer>][] = [
+  ['serveCri', serveCri],
+  ['serveCriOnDemand', serveCriOnDemand],
+];
+
+for (const [serverName, serve] of servers) describe(`${serverName} round trip`, () => {
   const tmp = tempDir('k8ts-cri-srv-');
   const fake = new RecordingRuntime();
   let server: CriServer;
@@ -201,7 +208,7 @@ describe('serveCri round trip', () => {
   let echo: Server;
 
   before(async () => {
-    server = await serveCri(fake, join(tmp.path, 'k8ts-cri.sock'));
+    server = await serve(fake, join(tmp.path, 'k8ts-cri.sock'));
     client = new CriRuntime({ endpoint: server.endpoint });
     await client.waitReady(5_000);
     echo = createServer((s) => s.pipe(s));
@@ -283,5 +290,22 @@ describe('serveCri round trip', () => {
     const echoed = await new Promise<string>((res) => conn.once('data', (c: Buffer) => res(c.toString())));
     assert.equal(echoed, 'ping through the tunnel');
     conn.destroy();
+  });
+});
+
+describe('serveCriOnDemand', () => {
+  it('listens at once and loads the gRPC server only when a client connects', async () => {
+    const tmp = tempDir('k8ts-cri-lazy-');
+    const server = await serveCriOnDemand(new RecordingRuntime(), join(tmp.path, 'k8ts-cri.sock'));
+    const client = new CriRuntime({ endpoint: server.endpoint });
+    try {
+      assert.equal(server.loaded, false);
+      assert.equal((await client.version()).runtimeName, 'k8ts-process');
+      assert.equal(server.loaded, true);
+    } finally {
+      await client.close();
+      await server.close();
+      tmp.remove();
+    }
   });
 });

@@ -188,6 +188,21 @@ describe('generatePodStatus', () => {
     const s = generatePodStatus({ ...base, pod, runtime: rt([sandbox('s', 'SANDBOX_READY')], [rc('a', 'CONTAINER_RUNNING')]), waitingReason: () => undefined });
     assert.equal(s.containerStatuses![0]!.ready, false);
   });
+  it("condition transition times come from the kubelet's last status, not from a pod copy that is one write behind", () => {
+    const pod = podWith([container('a')]);
+    const runtime = rt([sandbox('s', 'SANDBOX_READY')], [rc('a', 'CONTAINER_RUNNING')]);
+    const first = generatePodStatus({ ...base, pod, runtime, waitingReason: () => undefined, now: '2026-11-25T00:00:01Z' });
+    const stale = { ...pod, status: { conditions: first.conditions!.map((c) => ({ ...c, lastTransitionTime: '2026-11-25T00:00:00Z' })) } };
+    const again = generatePodStatus({ ...base, pod: stale, runtime, oldStatus: first, waitingReason: () => undefined, now: '2026-11-25T00:00:09Z' });
+    assert.deepEqual(again.conditions, first.conditions);
+  });
+  it('without a status of its own the kubelet keeps the API pod\'s transition times of unchanged conditions', () => {
+    const pod = podWith([container('a')]);
+    const runtime = rt([sandbox('s', 'SANDBOX_READY')], [rc('a', 'CONTAINER_RUNNING')]);
+    const first = generatePodStatus({ ...base, pod, runtime, waitingReason: () => undefined, now: '2026-11-25T00:00:01Z' });
+    const after = generatePodStatus({ ...base, pod: { ...pod, status: first }, runtime, waitingReason: () => undefined, now: '2026-11-25T00:00:09Z' });
+    assert.deepEqual(after.conditions!.map((c) => c.lastTransitionTime), first.conditions!.map(() => '2026-11-25T00:00:01Z'));
+  });
   it('a completed pod reports PodCompleted conditions', () => {
     const pod = podWith([container('a')], { restartPolicy: 'Never' });
     const s = generatePodStatus({ ...base, pod, runtime: rt([sandbox('s', 'SANDBOX_NOTREADY')], [rc('a', 'CONTAINER_EXITED')]), waitingReason: () => undefined });
@@ -233,5 +248,13 @@ describe('small kubelet helpers', () => {
     const changed = { ...kubelet, conditions: [{ type: 'Ready', status: 'False', lastProbeTime: null, lastTransitionTime: 't2' }] };
     assert.deepEqual(mergePatchDiff(api, changed), { conditions: changed.conditions });
     assert.deepEqual(mergePatchDiff({ a: null, b: 1 }, { b: 1 }), undefined);
+  });
+  it('mergePatchDiff finds no difference in arrays whose objects list the same keys in another order', () =>
+    assert.equal(mergePatchDiff({ conditions: [{ type: 'Ready', status: 'True' }] }, { conditions: [{ status: 'True', type: 'Ready' }] }), undefined));
+  it('mergePatchDiff replaces an array whose objects differ', () =>
+    assert.deepEqual(mergePatchDiff({ c: [{ type: 'Ready', status: 'True' }] }, { c: [{ type: 'Ready', status: 'False' }] }), { c: [{ type: 'Ready', status: 'False' }] }));
+  it('generated pod conditions carry no null lastProbeTime, which the API server would drop', () => {
+    const s = generatePodStatus({ oldStatus: {}, runtimeName: 'k8ts-process', readiness: () => undefined, startup: () => undefined, terminationMessage: () => undefined, podIsTerminal: false, hostIPs: ['192.0.2.2'], now: '2026-11-25T00:00:00Z', pod: podWith([container('a')]), runtime: rt([sandbox('s', 'SANDBOX_READY')], [rc('a', 'CONTAINER_RUNNING')]), waitingReason: () => undefined });
+    assert.ok(s.conditions!.every((c) => !('lastProbeTime' in c)));
   });
 });
