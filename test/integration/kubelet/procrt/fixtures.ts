@@ -1,11 +1,13 @@
 // Test doubles for the process runtime's integration tests: a busybox image unpacked into a layer
-// directory from the host's busybox-static, served by a minimal in-memory ImageStore.
+// directory from the host's busybox-static, served by a minimal in-memory ImageStore; and the
+// teardown every such test ends with.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync, copyFileSync, chmodSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { ImageStore, LocalImage, OciImageConfig } from '../../../../src/kubelet/images/types.js';
 import type { Image, ImageSpec } from '../../../../src/kubelet/runtime/types.js';
+import type { ProcessRuntime } from '../../../../src/kubelet/runtime/process/runtime.js';
 
 /** One layer: /bin/busybox + applet links, /etc/passwd with root and `app` (1000), /tmp. */
 export function busyboxLayer(dir: string): string {
@@ -70,4 +72,31 @@ export class MemoryImageStore implements ImageStore {
   async imageFsInfo() {
     return [];
   }
+}
+
+/**
+ * Removes every sandbox, closes the runtime, then deletes the test's bridge and cgroups; returns the
+ * network namespaces and mounts that were left behind (the caller asserts there are none, after
+ * removing its folder). `afterClose` runs between closing the runtime and the host clean-up.
+ */
+export async function tearDownRuntime(
+  rt: ProcessRuntime,
+  o: { bridge: string; cgroupRoot: string; netnsPrefix: string; dir: string; afterClose?: () => Promise<void> },
+): Promise<{ leftNetns: string[]; mounts: string[] }> {
+  for (const s of await rt.listPodSandbox().catch(() => [])) await rt.removePodSandbox(s.id).catch((e) => console.error(e));
+  await rt.close();
+  await o.afterClose?.();
+  try {
+    execFileSync('ip', ['link', 'del', o.bridge], { stdio: 'ignore' });
+  } catch {
+    /* not created */
+  }
+  for (const ctl of readdirSync('/sys/fs/cgroup')) {
+    const d = join('/sys/fs/cgroup', ctl, o.cgroupRoot);
+    if (existsSync(d)) execFileSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+  }
+  return {
+    leftNetns: readdirSync('/var/run/netns').filter((n) => n.startsWith(o.netnsPrefix)),
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(o.dir)),
+  };
 }

@@ -3,14 +3,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../../../support/tmp.js';
 import { waitFor } from '../../../support/waitFor.js';
 import { ProcessRuntime } from '../../../../src/kubelet/runtime/process/runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../../../../src/kubelet/runtime/types.js';
-import { MemoryImageStore, busyboxLayer, overrideLayer } from './fixtures.js';
+import { MemoryImageStore, busyboxLayer, overrideLayer, tearDownRuntime } from './fixtures.js';
 
 const isRoot = process.getuid?.() === 0;
 const tag = randomBytes(3).toString('hex');
@@ -102,19 +102,7 @@ describe('ProcessRuntime (root)', { skip: !isRoot && 'needs root' }, () => {
   });
 
   after(async () => {
-    for (const s of await rt.listPodSandbox().catch(() => [])) await rt.removePodSandbox(s.id).catch((e) => console.error(e));
-    await rt.close();
-    try {
-      execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
-    } catch {
-      /* not created */
-    }
-    for (const ctl of readdirSync('/sys/fs/cgroup')) {
-      const d = join('/sys/fs/cgroup', ctl, cgroupRoot);
-      if (existsSync(d)) execFileSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
-    }
-    const leftNetns = readdirSync('/var/run/netns').filter((n) => n.startsWith(prefix));
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(tmp.path));
+    const { leftNetns, mounts } = await tearDownRuntime(rt, { bridge, cgroupRoot, netnsPrefix: prefix, dir: tmp.path });
     tmp.remove();
     assert.deepEqual(leftNetns, [], 'no netns left');
     assert.deepEqual(mounts, [], 'no mounts left');

@@ -3,7 +3,6 @@
 // sandbox, and a shim killed with SIGKILL costs only its own pods. Global names are k8ts-t-<random>.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -11,7 +10,7 @@ import { tempDir } from '../../../support/tmp.js';
 import { waitFor } from '../../../support/waitFor.js';
 import { ProcessRuntime } from '../../../../src/kubelet/runtime/process/runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../../../../src/kubelet/runtime/types.js';
-import { MemoryImageStore, busyboxLayer } from './fixtures.js';
+import { MemoryImageStore, busyboxLayer, tearDownRuntime } from './fixtures.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasRunc = ['/usr/sbin/runc', '/usr/bin/runc', '/sbin/runc', '/bin/runc'].some((p) => existsSync(p));
@@ -119,22 +118,18 @@ describe('ProcessRuntime shared shims (root)', { skip: (!isRoot && 'needs root')
   });
 
   after(async () => {
-    for (const s of await rt.listPodSandbox().catch(() => [])) await rt.removePodSandbox(s.id).catch((e) => console.error(e));
-    await rt.close();
-    // Every shim of this root exits once its sandboxes are gone; kill stragglers so a failure leaks nothing.
-    const left = await waitFor('shims to exit', async () => (shimPids().length === 0 ? [] : undefined), 5000, 50).catch(() => shimPids());
-    for (const pid of left) process.kill(pid, 'SIGKILL');
-    try {
-      execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
-    } catch {
-      /* not created */
-    }
-    for (const ctl of readdirSync('/sys/fs/cgroup')) {
-      const d = join('/sys/fs/cgroup', ctl, cgroupRoot);
-      if (existsSync(d)) execFileSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
-    }
-    const leftNetns = readdirSync('/var/run/netns').filter((n) => n.startsWith(prefix));
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(tmp.path));
+    let left: number[] = [];
+    const { leftNetns, mounts } = await tearDownRuntime(rt, {
+      bridge,
+      cgroupRoot,
+      netnsPrefix: prefix,
+      dir: tmp.path,
+      // Every shim of this root exits once its sandboxes are gone; kill stragglers so a failure leaks nothing.
+      afterClose: async () => {
+        left = await waitFor('shims to exit', async () => (shimPids().length === 0 ? [] : undefined), 5000, 50).catch(() => shimPids());
+        for (const pid of left) process.kill(pid, 'SIGKILL');
+      },
+    });
     tmp.remove();
     assert.deepEqual(left, [], 'no shim left running');
     assert.deepEqual(leftNetns, [], 'no netns left');
