@@ -44,49 +44,59 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     if (!all) return packet.encode({ ...base, flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | 3, authorities: [{ name: name.split('.').slice(-1)[0] ?? '', type: 'SOA', ttl: 60, class: 'IN', data: { mname: 'ns.example', rname: 'host.example', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 20 } }] });
     return packet.encode({ ...base, flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | (tc ? packet.TRUNCATED_RESPONSE : 0), answers: tc ? [] : matching });
   };
-  const udp = dgram.createSocket('udp4');
-  udp.on('message', (msg, rinfo) => {
-    const out = answer(msg, 'udp');
-    if (out) udp.send(out, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
-  const port = udp.address().port;
-  const conns = new Set<net.Socket>();
-  const tcp = net.createServer((sock) => {
-    conns.add(sock);
-    sock.on('close', () => conns.delete(sock));
-    let buf = Buffer.alloc(0);
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
-        buf = buf.subarray(2 + msg.length);
-        const out = answer(msg, 'tcp');
-        if (!out) continue;
-        const len = Buffer.alloc(2);
-        len.writeUInt16BE(out.length, 0);
-        sock.write(Buffer.concat([len, out]));
-      }
+  // The same port number on UDP and TCP: the UDP port is the kernel's choice, and the TCP one may
+  // be taken already (an ephemeral client port, another test), so a clash picks again.
+  for (let attempt = 0; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    udp.on('message', (msg, rinfo) => {
+      const out = answer(msg, 'udp');
+      if (out) udp.send(out, rinfo.port, rinfo.address);
     });
-    sock.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
-  });
-  return {
-    port,
-    address: `127.0.0.1:${port}`,
-    queries,
-    records,
-    silent,
-    truncateUdp,
-    stop: async () => {
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const port = udp.address().port;
+    const conns = new Set<net.Socket>();
+    const tcp = net.createServer((sock) => {
+      conns.add(sock);
+      sock.on('close', () => conns.delete(sock));
+      let buf = Buffer.alloc(0);
+      sock.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+          buf = buf.subarray(2 + msg.length);
+          const out = answer(msg, 'tcp');
+          if (!out) continue;
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(out.length, 0);
+          sock.write(Buffer.concat([len, out]));
+        }
+      });
+      sock.on('error', () => undefined);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, '127.0.0.1', () => resolve());
+      });
+    } catch (err) {
       udp.close();
-      for (const c of conns) c.destroy();
-      await new Promise((r) => tcp.close(r));
-    },
-  };
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 20) continue;
+      throw err;
+    }
+    return {
+      port,
+      address: `127.0.0.1:${port}`,
+      queries,
+      records,
+      silent,
+      truncateUdp,
+      stop: async () => {
+        udp.close();
+        for (const c of conns) c.destroy();
+        await new Promise((r) => tcp.close(r));
+      },
+    };
+  }
 }
 
 /** Sends one raw message over UDP and resolves with the reply (or undefined after `timeoutMs`). */
