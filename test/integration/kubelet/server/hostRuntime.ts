@@ -16,6 +16,7 @@ export class HostRuntime implements Streaming {
   readonly forwards: { sandbox: string; port: number }[] = [];
   /** Terminal sizes the clients sent, in order. */
   readonly resizes: { width: number; height: number }[] = [];
+  private attachSessions = 0;
 
   async containerStatus(id: string): Promise<ContainerStatus> {
     const c = this.containers.get(id);
@@ -67,30 +68,42 @@ export class HostRuntime implements Streaming {
   async attach(id: string, opts: StreamOptions): Promise<ContainerStreams> {
     const main = this.mains.get(id);
     if (!main) throw new RuntimeError('NotFound', `container "${id}" is not running`);
+    // The main process answers line by line, in order. When the client closes stdin (stdinOnce), a
+    // marker line goes through it too: once the marker's answer is back, every earlier answer has
+    // been forwarded and the session can end, however slow the machine is.
+    const marker = `attach-end-${++this.attachSessions}`;
     const stdout = new PassThrough();
-    const onOut = (d: Buffer) => stdout.write(d);
+    let pending = '';
+    let finished = false;
+    let resolveExit!: (r: { exitCode?: number }) => void;
+    const exit = new Promise<{ exitCode?: number }>((resolve) => (resolveExit = resolve));
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      main.stdout!.off('data', onOut);
+      stdout.end();
+      resolveExit({});
+    };
+    const onOut = (d: Buffer) => {
+      pending += d.toString();
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl + 1);
+        pending = pending.slice(nl + 1);
+        if (line.includes(marker)) return finish();
+        stdout.write(line);
+      }
+    };
     main.stdout!.on('data', onOut);
-    let finish!: () => void;
-    const exit = new Promise<{ exitCode?: number }>((resolve) => {
-      finish = () => {
-        // Let the last output through before the session ends.
-        setTimeout(() => {
-          main.stdout!.off('data', onOut);
-          stdout.end();
-          resolve({});
-        }, 500);
-      };
-    });
     const stdin = new PassThrough();
-    // stdinOnce: the session ends when the client closes stdin.
     stdin.on('data', (d: Buffer) => main.stdin!.write(d));
-    stdin.on('end', () => finish());
+    stdin.on('end', () => main.stdin!.write(`${marker}\n`));
     return {
       ...(opts.stdin ? { stdin } : {}),
       ...(opts.stdout ? { stdout } : {}),
       resize: () => undefined,
       exit,
-      close: () => finish(),
+      close: finish,
     };
   }
 
