@@ -4,9 +4,10 @@
 // kubelet runs as its own `k8ts agent` process that joined the server with the node token); and
 // 1,000 simulated nodes with 30,000 pods (bench/kubelet/simulated.ts).
 // Usage: node dist/bench/kubelet/run.js [--quick] [--skip-sim] [--skip-rss] [--pods N] [--runtime process|containerd]
+//          [--batches 1,10] [--log-dir DIR]
 //        node dist/bench/kubelet/run.js --only-rss [--rss-runs N] [--rss-idle-only]   (just the kubelet's RSS)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pod } from 'kubernetes-types/core/v1.js';
@@ -20,6 +21,8 @@ import { formatSimulatedBench, runSimulatedNodesBench } from './simulated.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const PODS = args.includes('--pods') ? Number(args[args.indexOf('--pods') + 1]) : quick ? 20 : 100;
+const LOG_DIR = args.includes('--log-dir') ? args[args.indexOf('--log-dir') + 1] : undefined;
+const BATCHES = args.includes('--batches') ? args[args.indexOf('--batches') + 1]!.split(',').map(Number) : [1, 10];
 const BIN = fileURLToPath(new URL('../../../bin/k8ts', import.meta.url));
 const IMAGE = 'localhost/bench/busybox:1';
 const now = () => performance.now();
@@ -52,7 +55,12 @@ interface Cluster {
 function spawnLogged(argv: string[], log: string): ChildProcess {
   const p = spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';
-  p.stderr!.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-4000)));
+  // --log-dir DIR keeps each process's whole log (set K8TS_LOG_LEVEL=debug for the kubelet's phases).
+  const logFile = LOG_DIR ? createWriteStream(join(LOG_DIR, `${log}-${p.pid}.log`)) : undefined;
+  p.stderr!.on('data', (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-4000);
+    logFile?.write(d);
+  });
   p.on('exit', (code) => code && code !== 0 && code !== 143 && process.stderr.write(`${log} exited ${code}: ${tail.slice(-800)}\n`));
   return p;
 }
@@ -152,7 +160,10 @@ async function startupLatency(c: Cluster, n: number, prefix: string, batch = 10)
   }
   ac.abort();
   await watching;
-  return [...created].map(([k, t]) => running.get(k)! - t);
+  const lat = [...created].map(([k, t]) => [k, running.get(k)! - t] as const);
+  const slow = [...lat].sort((a, b) => b[1] - a[1]).slice(0, 3);
+  process.stderr.write(`${prefix}: slowest ${slow.map(([k, ms]) => `${k} ${ms.toFixed(0)} ms`).join(', ')}\n`);
+  return lat.map(([, ms]) => ms);
 }
 
 async function replacementTimes(c: Cluster, rounds: number): Promise<number[]> {
@@ -193,7 +204,7 @@ async function main(): Promise<void> {
     const c = await startCluster(runtime, false, n++);
     try {
       const pods = c.client.resource<Pod>('', 'v1', 'pods');
-      for (const batch of [1, 10]) {
+      for (const batch of BATCHES) {
         const lat = await startupLatency(c, PODS, `${runtime}-b${batch}`, batch);
         out(`startup ${runtime}, ${batch === 1 ? 'one at a time' : `${batch} at a time`}: p50 ${median(lat).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms (create → Running, image present, ${lat.length} pods)`);
         await pods.deleteCollection({ namespace: 'default', gracePeriodSeconds: 0, labelSelector: 'bench=startup' });
