@@ -1,14 +1,17 @@
-// One-shot commands (mount, unshare, ip, CNI plugins, runc …) run from worker threads. Starting a
-// child blocks the thread that calls spawn until the child has exec'd — 7–20 ms each in a large
-// process on a busy machine — and the kubelet's thread is also the API server's and the scheduler's
-// in `k8ts server`, so its ten-odd commands per pod start are moved off it. The worker is started
-// on first use and ends after a short idle period, so an idle node carries no extra thread.
-import { Worker } from 'node:worker_threads';
+// One-shot commands (mount, unshare, ip, CNI plugins, runc …) run by a small helper process.
+// libuv starts a child with fork(): the process that calls spawn pays for copying itself, and in
+// the k8ts server (hundreds of MB, many threads) that cost ~20 ms of CPU per command and blocked the
+// calling thread until the child exec'd — the kubelet runs ten-odd commands per pod start and as
+// many per teardown, on the thread that also serves the API. The helper is a bare Node process
+// with nothing loaded but child_process: its forks cost a quarter of that, and the caller only
+// exchanges a message with it. It starts on first use and exits after a short idle period (or
+// when its parent goes away), so an idle node carries no extra process.
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface CommandOptions {
   /** Written to the command's stdin, which is then closed. */
   input?: string | Buffer;
-  /** The whole environment (default: this process's, as of the worker's start). */
+  /** The whole environment (default: this process's, as of the helper's start). */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** SIGKILL after this long (default 60 s). */
@@ -56,19 +59,23 @@ interface Request {
   timeoutMs: number;
 }
 type Reply = { id: number; error: string } | { id: number; code: number | null; signal: string | null; stdout: Uint8Array; stderr: Uint8Array };
-type WorkerMessage = Reply | { cancel: number };
 
-// The worker's code: spawns each request, collects its output, replies; `cancel` kills a child.
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+// The helper's code: spawns each request, collects its output, replies; `cancel` kills a child.
+// When its parent disconnects (idle, or gone), it exits once its running commands have ended.
+const HELPER_SOURCE = `
 const { spawn } = require('node:child_process');
+process.title = 'k8ts-commands';
 const children = new Map();
-parentPort.on('message', (m) => {
+let parentGone = false;
+const reply = (m) => { if (process.connected) process.send(m); };
+const maybeExit = () => { if (parentGone && children.size === 0) process.exit(0); };
+process.on('disconnect', () => { parentGone = true; maybeExit(); });
+process.on('message', (m) => {
   if (m.cancel !== undefined) { children.get(m.cancel)?.kill('SIGKILL'); return; }
   let child;
   try {
     child = spawn(m.file, m.args, { env: m.env, cwd: m.cwd, stdio: [m.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-  } catch (e) { parentPort.postMessage({ id: m.id, error: e.message }); return; }
+  } catch (e) { reply({ id: m.id, error: e.message }); return; }
   children.set(m.id, child);
   const out = [], err = [];
   const timer = setTimeout(() => child.kill('SIGKILL'), m.timeoutMs);
@@ -80,99 +87,115 @@ parentPort.on('message', (m) => {
   child.on('close', (code, signal) => {
     clearTimeout(timer);
     children.delete(m.id);
-    if (failed !== undefined) parentPort.postMessage({ id: m.id, error: failed });
-    else parentPort.postMessage({ id: m.id, code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    if (failed !== undefined) reply({ id: m.id, error: failed });
+    else reply({ id: m.id, code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    maybeExit();
   });
 });
 `;
 
 const IDLE_MS = 10_000;
 
-class CommandRunner {
-  private worker: Worker | undefined;
+class CommandHelper {
+  private proc: ChildProcess | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, (r: Reply) => void>();
   private idleTimer: NodeJS.Timeout | undefined;
-
-  get inFlight(): number {
-    return this.pending.size;
-  }
 
   run(file: string, args: readonly string[], opts: CommandOptions): Promise<CommandResult> {
     const id = this.nextId++;
     const req: Request = { id, file, args: [...args], timeoutMs: opts.timeoutMs ?? 60_000 };
     if (opts.input !== undefined) req.input = Buffer.from(opts.input);
-    // Without one, the worker's environment is used: this process's as it was when the worker
-    // started (k8ts never changes its own). Cloning process.env for every command was slow.
+    // Without one, the helper's environment is used: this process's as it was when the helper
+    // started (k8ts never changes its own).
     if (opts.env) req.env = opts.env;
     if (opts.cwd) req.cwd = opts.cwd;
-    const worker = this.ensureWorker();
     return new Promise<CommandResult>((resolve, reject) => {
-      const onAbort = () => worker.postMessage({ cancel: id });
       if (opts.signal?.aborted) return reject(new CommandError(`${file}: aborted`, undefined, file, args));
+      const proc = this.ensureHelper();
+      // While a command runs, this process waits for it; an idle helper keeps nothing alive.
+      if (this.pending.size === 0) this.keepAlive(proc, true);
+      const onAbort = () => proc.connected && proc.send({ cancel: id });
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, (reply) => {
         opts.signal?.removeEventListener('abort', onAbort);
         if ('error' in reply) reject(new CommandError(`${file}: ${reply.error}`, undefined, file, args));
-        else resolve({ code: reply.code, signal: reply.signal, stdout: Buffer.from(reply.stdout), stderr: Buffer.from(reply.stderr) });
+        else resolve({ code: reply.code, signal: reply.signal, stdout: toBuffer(reply.stdout), stderr: toBuffer(reply.stderr) });
       });
-      worker.postMessage(req);
+      proc.send(req, (err) => {
+        if (err) this.settle({ id, error: `the command helper did not take the request: ${err.message}` });
+      });
     });
   }
 
-  private ensureWorker(): Worker {
+  private settle(reply: Reply): void {
+    const done = this.pending.get(reply.id);
+    this.pending.delete(reply.id);
+    done?.(reply);
+    if (this.pending.size === 0) {
+      if (this.proc) this.keepAlive(this.proc, false);
+      this.scheduleIdleExit();
+    }
+  }
+
+  private keepAlive(proc: ChildProcess, on: boolean): void {
+    if (on) {
+      proc.ref();
+      proc.channel?.ref();
+    } else {
+      proc.unref();
+      proc.channel?.unref();
+    }
+  }
+
+  private ensureHelper(): ChildProcess {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    if (this.worker) return this.worker;
-    const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 32 } });
-    w.unref();
-    w.on('message', (m: WorkerMessage) => {
-      if ('cancel' in m) return;
-      const done = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      done?.(m);
-      if (this.pending.size === 0) this.scheduleIdleExit();
+    if (this.proc) return this.proc;
+    // No execArgv: the parent's flags (--cpu-prof, --inspect …) are not the helper's business.
+    const proc = spawn(process.execPath, ['--max-old-space-size=64', '-e', HELPER_SOURCE], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      serialization: 'advanced',
     });
-    w.on('error', (err) => this.failAll(w, err.message));
-    w.on('exit', () => this.failAll(w, 'the command worker exited'));
-    this.worker = w;
-    return w;
+    this.keepAlive(proc, false);
+    proc.on('message', (m: Reply) => this.settle(m));
+    const lost = (why: string) => {
+      if (this.proc !== proc) return;
+      this.proc = undefined;
+      for (const id of [...this.pending.keys()]) this.settle({ id, error: why });
+    };
+    proc.on('error', (err) => lost(`the command helper failed: ${err.message}`));
+    proc.on('exit', (code, signal) => lost(`the command helper exited (${signal ?? `status ${code}`})`));
+    this.proc = proc;
+    return proc;
   }
 
   private scheduleIdleExit(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      if (this.pending.size > 0 || !this.worker) return;
-      const w = this.worker;
-      this.worker = undefined;
-      void w.terminate();
+      if (this.pending.size > 0 || !this.proc) return;
+      const proc = this.proc;
+      this.proc = undefined;
+      if (proc.connected) proc.disconnect();
     }, IDLE_MS);
     this.idleTimer.unref();
   }
-
-  private failAll(w: Worker, message: string): void {
-    if (this.worker === w) this.worker = undefined;
-    for (const [id, done] of this.pending) done({ id, error: message });
-    this.pending.clear();
-  }
 }
 
-// A spawn blocks its worker until the child has exec'd too, so a pod start's commands queued
-// behind each other on one worker; a few workers let them start side by side.
-const WORKERS = 4;
-const runners: CommandRunner[] = [];
+function toBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
 
-/** Runs a command to its end off this thread; resolves whatever its exit status. */
+const helper = new CommandHelper();
+
+/** Runs a command to its end in the helper process; resolves whatever its exit status. */
 export function runCommand(file: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
-  let runner = runners.find((r) => r.inFlight === 0);
-  if (!runner && runners.length < WORKERS) runners.push((runner = new CommandRunner()));
-  runner ??= runners.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
-  return runner.run(file, args, opts);
+  return helper.run(file, args, opts);
 }
 
 /**
- * Runs a command off this thread and resolves its output as text; rejects with a CommandError
+ * Runs a command in the helper process and resolves its output as text; rejects with a CommandError
  * (message `Command failed: <cmd>` and the stderr, as child_process.execFile's) unless it exits 0.
  */
 export async function execCommand(file: string, args: readonly string[], opts: CommandOptions = {}): Promise<{ stdout: string; stderr: string }> {
