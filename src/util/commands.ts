@@ -128,6 +128,11 @@ class CommandHelper {
     });
   }
 
+  /** The helper's pid while one runs. */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   private settle(reply: Reply): void {
     const done = this.pending.get(reply.id);
     this.pending.delete(reply.id);
@@ -188,6 +193,11 @@ function toBuffer(b: Uint8Array): Buffer {
 }
 
 const helper = new CommandHelper();
+
+/** The command helper's pid, while one runs (for tests and diagnostics). */
+export function commandHelperPid(): number | undefined {
+  return helper.pid;
+}
 
 /** Runs a command to its end in the helper process; resolves whatever its exit status. */
 export function runCommand(file: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {

@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { CommandError, execCommand, runCommand } from '../../../src/util/commands.js';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CommandError, commandHelperPid, execCommand, runCommand } from '../../../src/util/commands.js';
 
-describe('commands run from the worker thread', () => {
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('commands run by the helper process', () => {
   it('passes stdin, returns stdout, stderr and the exit status', async () => {
     const r = await runCommand('sh', ['-c', 'cat; echo oops >&2; exit 3'], { input: 'hello\n' });
     assert.equal(r.code, 3);
@@ -46,5 +58,32 @@ describe('commands run from the worker thread', () => {
   it('many commands at once each get their own output', async () => {
     const rs = await Promise.all(Array.from({ length: 40 }, (_x, i) => execCommand('sh', ['-c', `echo ${i}`])));
     assert.deepEqual(rs.map((r) => r.stdout.trim()), Array.from({ length: 40 }, (_x, i) => String(i)));
+  });
+
+  it('a helper that dies fails its running commands, and the next command gets a new helper', async () => {
+    const running = runCommand('sleep', ['5']);
+    const pid = commandHelperPid();
+    assert.ok(pid);
+    process.kill(pid, 'SIGKILL');
+    await assert.rejects(running, (err: unknown) => err instanceof CommandError && /the command helper exited \(SIGKILL\)/.test(err.message));
+    assert.equal((await execCommand('sh', ['-c', 'echo again'])).stdout, 'again\n');
+    assert.notEqual(commandHelperPid(), pid);
+  });
+
+  it('an idle helper keeps its parent from nothing, and leaves with it', async () => {
+    // A separate Node process runs one command, reports what still holds its event loop, and ends.
+    const module = fileURLToPath(new URL('../../../src/util/commands.js', import.meta.url));
+    const script = `
+      const { execCommand, commandHelperPid } = await import(${JSON.stringify(module)});
+      await execCommand('true', []);
+      const holding = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+      console.log(JSON.stringify({ pid: commandHelperPid(), holding }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000 });
+    const { pid, holding } = JSON.parse(stdout) as { pid: number; holding: string[] };
+    assert.ok(pid > 0);
+    assert.deepEqual(holding.filter((r) => r === 'ChildProcess' || r === 'PipeWrap'), [], `still held by ${holding.join(', ')}`);
+    // Its parent has exited: the helper sees its channel close and exits too.
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(alive(pid), false, `helper ${pid} outlived its parent`);
   });
 });
