@@ -249,8 +249,10 @@ export async function spdyRemoteCommand(socket: Duplex, version: number, req: St
   });
   const error = got.get('error')!;
   error.resume();
-  // Output streams are written only; input streams read only: end our side of those at once.
-  for (const t of ['stdin', 'resize']) got.get(t)?.end();
+  // Our side of the input streams (stdin, resize) stays open until the session ends, as upstream's
+  // kubelet keeps it: client-go closes stdin as soon as it sees our FIN there, and a FIN sent at once
+  // overtook `echo hi | kubectl attach -i`'s data (kubectl 1.27 over SPDY), which was then dropped.
+  const inputs = ['stdin', 'resize'].flatMap((t) => got.get(t) ?? []);
   return {
     version,
     ...(got.has('stdin') ? { stdin: got.get('stdin')! } : {}),
@@ -259,6 +261,7 @@ export async function spdyRemoteCommand(socket: Duplex, version: number, req: St
     ...(got.has('resize') ? { resize: got.get('resize')! } : {}),
     signal: ac.signal,
     finish: async (status) => {
+      for (const s of inputs) if (!s.writableEnded && !s.destroyed) s.end();
       const body = encodeStatus(version, status);
       if (body) await new Promise<void>((resolve) => error.write(body, () => resolve()));
       await new Promise<void>((resolve) => error.end(() => resolve()));

@@ -10,6 +10,7 @@ import { serveSpdyPortForward } from '../../../../src/kubelet/server/portforward
 import { nonZeroExitStatus, spdyRemoteCommand, successStatus, watchResize } from '../../../../src/kubelet/server/remotecommand.js';
 import { connectPortForwardSpdy, connectRemoteCommandSpdy, SpdyUpgradeRefusedError } from '../../../../src/kubelet/runtime/cri/spdyStreamClient.js';
 import { isRuntimeError } from '../../../../src/kubelet/runtime/types.js';
+import type { SpdyStream } from '../../../../src/kubelet/server/spdy.js';
 
 function readAll(s: NodeJS.ReadableStream | undefined): Promise<string> {
   if (!s) return Promise.resolve('');
@@ -72,6 +73,18 @@ describe('SPDY streaming client against a SPDY/3.1 streaming server', () => {
         })();
         return;
       }
+      if (path === '/attach/hold') {
+        // An attach: "ready" first, then what came on stdin once the client ended it.
+        switchProtocols(socket, 'v4.channel.k8s.io');
+        void (async () => {
+          const s = await spdyRemoteCommand(socket, 4, { stdin: true, stdout: true, stderr: false, tty: false });
+          s.stdout!.write('ready\n');
+          const input = await readAll(s.stdin);
+          s.stdout!.end(`got:${input}`);
+          await s.finish(successStatus());
+        })();
+        return;
+      }
       if (path === '/exec/tty') {
         switchProtocols(socket, 'v4.channel.k8s.io');
         void (async () => {
@@ -110,6 +123,23 @@ describe('SPDY streaming client against a SPDY/3.1 streaming server', () => {
     const [out, err, exit] = await Promise.all([readAll(s.stdout), readAll(s.stderr), s.exit]);
     assert.deepEqual({ out, err, exitCode: exit.exitCode }, { out: 'first line\nsecond line\ndone\n', err: 'to stderr\n', exitCode: 3 });
     assert.deepEqual(seenRequests.at(-1), { method: 'POST', upgrade: 'SPDY/3.1', protocol: 'v4.channel.k8s.io' });
+  });
+
+  it("keeps the server's side of stdin open until the session ends (client-go closes stdin when it sees our FIN)", async () => {
+    const s = await connectRemoteCommandSpdy(`${base}/attach/hold`, { stdin: true, stdout: true, stderr: false, tty: false }, 'attach');
+    let out = '';
+    s.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      for (let i = 0; i < 200 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(out, 'ready\n');
+      // Frames arrive in order: a FIN sent on stdin when the session started would be here by now.
+      assert.equal((s.stdin as SpdyStream).remoteClosed, false, 'the server half-closed stdin before the session ended');
+      s.stdin!.end('hello\n');
+      await s.exit;
+      assert.equal(out, 'ready\ngot:hello\n');
+    } finally {
+      s.close();
+    }
   });
 
   it('sends terminal sizes on the resize stream with a tty', async () => {
