@@ -4,15 +4,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CommandError, commandHelperPid, execCommand, runCommand } from '../../../src/util/commands.js';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { processAlive } from '../../support/process.js';
 
 describe('commands run by the helper process', () => {
   it('passes stdin, returns stdout, stderr and the exit status', async () => {
@@ -83,7 +75,7 @@ describe('commands run by the helper process', () => {
     assert.ok(pid > 0);
     assert.deepEqual(holding.filter((r) => r === 'ChildProcess' || r === 'PipeWrap'), [], `still held by ${holding.join(', ')}`);
     // Its parent has exited: the helper sees its channel close and exits too.
-    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(alive(pid), false, `helper ${pid} outlived its parent`);
+    for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(processAlive(pid), false, `helper ${pid} outlived its parent`);
   });
 });

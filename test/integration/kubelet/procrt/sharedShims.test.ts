@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../../../support/tmp.js';
+import { processAlive } from '../../../support/process.js';
 import { waitFor } from '../../../support/waitFor.js';
 import { ProcessRuntime } from '../../../../src/kubelet/runtime/process/runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../../../../src/kubelet/runtime/types.js';
@@ -54,15 +55,6 @@ function containerConfig(name: string, command: string[], attempt = 0): Containe
     tty: false,
     linux: { resources: {}, securityContext: {} },
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Lines in a CRI log file (0 when it is not there yet). */
@@ -156,9 +148,9 @@ describe('ProcessRuntime shared shims (root)', { skip: (!isRoot && 'needs root')
     await rt.stopPodSandbox(a.sb);
     assert.equal((await rt.containerStatus(a.c)).state, 'CONTAINER_EXITED');
     await rt.removePodSandbox(a.sb);
-    assert.ok(alive(shim), 'the shared shim lives on');
+    assert.ok(processAlive(shim), 'the shared shim lives on');
     assert.equal((await rt.containerStatus(b.c)).state, 'CONTAINER_RUNNING');
-    assert.ok(alive(containerPid(b.c)), "b's process runs");
+    assert.ok(processAlive(containerPid(b.c)), "b's process runs");
     const before = logLineCount(b.log);
     await waitFor("b's log to grow", async () => logLineCount(b.log) > before + 2, 5000, 50);
     // The shim still serves b: a log reopen goes through b's socket.
@@ -171,7 +163,7 @@ describe('ProcessRuntime shared shims (root)', { skip: (!isRoot && 'needs root')
     const shim = shimOf(b.sb);
     await rt.stopPodSandbox(b.sb);
     await rt.removePodSandbox(b.sb);
-    await waitFor('the shim to exit', async () => !alive(shim), 5000, 20);
+    await waitFor('the shim to exit', async () => !processAlive(shim), 5000, 20);
     assert.equal((await rt.containerStatus(pods.get('c')!.c)).state, 'CONTAINER_RUNNING', 'the other shim is untouched');
   });
 
@@ -184,14 +176,14 @@ describe('ProcessRuntime shared shims (root)', { skip: (!isRoot && 'needs root')
     assert.notEqual(shimOf(e.sb), dead);
     const orphans = [containerPid(c.c), containerPid(d.c)];
     process.kill(dead, 'SIGKILL');
-    await waitFor('the shim to die', async () => !alive(dead), 5000, 20);
+    await waitFor('the shim to die', async () => !processAlive(dead), 5000, 20);
     for (const p of [c, d]) {
       const st = await rt.containerStatus(p.c);
       assert.equal(st.state, 'CONTAINER_EXITED', `${p.name} is reported exited`);
       assert.equal(st.reason, 'Unknown');
       assert.equal(st.exitCode, 255);
     }
-    await waitFor('the orphaned containers to be killed', async () => orphans.every((pid) => !alive(pid)), 10_000, 50);
+    await waitFor('the orphaned containers to be killed', async () => orphans.every((pid) => !processAlive(pid)), 10_000, 50);
     const st = await rt.containerStatus(c.c);
     assert.deepEqual([st.state, st.reason, st.exitCode], ['CONTAINER_EXITED', 'Unknown', 255], 'the recorded exit says the same');
     assert.ok(st.finishedAt > 0n);
@@ -200,14 +192,14 @@ describe('ProcessRuntime shared shims (root)', { skip: (!isRoot && 'needs root')
     await waitFor("e's log to grow", async () => logLineCount(e.log) > before + 2, 5000, 50);
 
     const f = await runPod('f');
-    assert.ok(alive(shimOf(f.sb)));
+    assert.ok(processAlive(shimOf(f.sb)));
     assert.notEqual(shimOf(f.sb), dead);
     await waitFor("f's ticks", async () => logLineCount(f.log) >= 2, 5000, 50);
     // A restarted container of a pod whose shim died runs under a live shim.
     const again = await rt.createContainer(c.sb, containerConfig('c', TICKER, 1), c.sbConf);
     await rt.startContainer(again);
     assert.equal((await rt.containerStatus(again)).state, 'CONTAINER_RUNNING');
-    assert.ok(alive(shimOf(c.sb)) && shimOf(c.sb) !== dead);
+    assert.ok(processAlive(shimOf(c.sb)) && shimOf(c.sb) !== dead);
     await waitFor("the restarted container's ticks", async () => logLineCount(join(c.sbConf.logDirectory, 'c/1.log')) >= 2, 5000, 50);
   });
 

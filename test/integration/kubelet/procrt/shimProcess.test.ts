@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../../../support/tmp.js';
+import { processAlive } from '../../../support/process.js';
 import { waitFor } from '../../../support/waitFor.js';
 import { shimRequest, type ShimContainerSpec, type ShimExitRecord, type ShimReply } from '../../../../src/kubelet/runtime/process/shimProtocol.js';
 
@@ -75,14 +76,6 @@ describe('pod shim process', () => {
     return { dir, spec };
   }
   const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   it('takes sandboxes up to maxSandboxes, then closes its control socket and refuses more', async () => {
     const shim = await startShim();
@@ -114,7 +107,7 @@ describe('pod shim process', () => {
     assert.equal(existsSync(a.socket), false, "a's socket is closed");
     const exit = await waitFor('exit record of a', async () => (existsSync(ca.spec.exitFile) ? (JSON.parse(readFileSync(ca.spec.exitFile, 'utf8')) as ShimExitRecord) : undefined), 5000, 20);
     assert.equal(exit.exitCode, 137);
-    assert.equal(alive(rb.pid), true, "b's container runs on");
+    assert.equal(processAlive(rb.pid), true, "b's container runs on");
     const before = lines(cb.spec.logPath);
     await waitFor("b's log to grow", async () => lines(cb.spec.logPath) > before + 2, 5000, 20);
     assert.equal(shim.proc.exitCode, null, 'the shim serves b');
